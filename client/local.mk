@@ -1,0 +1,16 @@
+# libbrook: error table, byte order, CRC32C, codecs, RecordBatch v2.
+# The broker links this library too (DESIGN.md: the broker uses the client's
+# protocol and record-batch code, as Kafka's broker does).
+lib_LIBRARIES += client/libbrook.a
+include_HEADERS = client/brook.h
+client_libbrook_a_SOURCES = \
+	client/brook.h client/err.c client/bytes.h \
+	client/crc32c.h client/crc32c.c \
+	client/compress.h client/compress.c \
+	client/record.h client/record.c
+
+check_PROGRAMS += tests/test_crc32c tests/test_compress tests/test_record
+TESTS += tests/test_crc32c tests/test_compress tests/test_record
+tests_test_crc32c_LDADD = $(TEST_LIBS) client/libbrook.a $(CODEC_LIBS)
+tests_test_compress_LDADD = $(TEST_LIBS) client/libbrook.a $(CODEC_LIBS)
+tests_test_record_LDADD = $(TEST_LIBS) client/libbrook.a $(CODEC_LIBS)
