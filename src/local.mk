@@ -1,0 +1,22 @@
+# brookd: log storage, network server, handlers, replication, controller.
+# Everything but main() lives in libbrookd.a so the tests link the real code.
+noinst_LIBRARIES += src/libbrookd.a
+src_libbrookd_a_SOURCES = \
+	src/log_file.h src/log_file.c \
+	src/log_index.h src/log_index.c \
+	src/log_segment.h src/log_segment.c \
+	src/log.h src/log.c \
+	src/log_checkpoint.h src/log_checkpoint.c \
+	src/log_dir.h src/log_dir.c
+
+BROOKD_LIBS = src/libbrookd.a client/libbrook.a $(CODEC_LIBS)
+
+check_PROGRAMS += tests/test_log_index tests/test_log tests/test_log_dir
+TESTS += tests/test_log_index tests/test_log tests/test_log_dir
+tests_test_log_index_LDADD = $(TEST_LIBS) $(BROOKD_LIBS)
+tests_test_log_LDADD = tests/harness/libbrooklogtest.a $(TEST_LIBS) $(BROOKD_LIBS)
+tests_test_log_dir_LDADD = tests/harness/libbrooklogtest.a $(TEST_LIBS) $(BROOKD_LIBS)
+
+# Helpers that build batches for the log tests and the storage benchmark.
+check_LIBRARIES += tests/harness/libbrooklogtest.a
+tests_harness_libbrooklogtest_a_SOURCES = tests/harness/logtest.h tests/harness/logtest.c
