@@ -5,6 +5,7 @@ lib_LIBRARIES += client/libbrook.a
 include_HEADERS = client/brook.h
 client_libbrook_a_SOURCES = \
 	client/brook.h client/err.c client/bytes.h \
+	client/errstr.h client/errstr.c \
 	client/crc32c.h client/crc32c.c \
 	client/compress.h client/compress.c \
 	client/record.h client/record.c

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "errstr.h"
 #include "log_file.h"
 
 static long fail_writes_after = -1;
@@ -34,15 +35,9 @@ static int injected_enospc(void)
 void log_file_err(char *errstr, size_t errstr_size, const char *path, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
-	if (!errstr || errstr_size == 0)
-		return;
-	n = snprintf(errstr, errstr_size, "%s: ", path);
-	if (n < 0 || (size_t)n >= errstr_size)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(errstr + n, errstr_size - (size_t)n, fmt, ap);
+	brook_errstr_vat(errstr, errstr_size, path, fmt, ap);
 	va_end(ap);
 }
 

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "errstr.h"
 #include "zk_json.h"
 #include "zk_paths.h"
 
@@ -18,16 +19,10 @@ static brook_err_t bad(char *errstr, size_t errstr_size, const char *shape, cons
 static brook_err_t bad(char *errstr, size_t errstr_size, const char *shape, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
-	if (!errstr || errstr_size == 0)
-		return BROOK_ERR__BAD_MSG;
-	n = snprintf(errstr, errstr_size, "%s: ", shape);
-	if (n >= 0 && (size_t)n < errstr_size) {
-		va_start(ap, fmt);
-		vsnprintf(errstr + n, errstr_size - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	brook_errstr_vat(errstr, errstr_size, shape, fmt, ap);
+	va_end(ap);
 	return BROOK_ERR__BAD_MSG;
 }
 

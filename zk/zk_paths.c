@@ -3,38 +3,26 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "errstr.h"
 #include "zk_paths.h"
 
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errstr || errstr_size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errstr, errstr_size, fmt, ap);
-	va_end(ap);
-}
 
 brook_err_t zk_topic_validate(const char *topic, char *errstr, size_t errstr_size)
 {
 	size_t len;
 
 	if (!topic || !*topic) {
-		set_err(errstr, errstr_size, "topic name is empty");
+		brook_errstr(errstr, errstr_size, "topic name is empty");
 		return BROOK_ERR_INVALID_TOPIC_EXCEPTION;
 	}
 	len = strnlen(topic, ZK_TOPIC_MAX + 1);
 	if (len > ZK_TOPIC_MAX) {
-		set_err(errstr, errstr_size, "topic name is longer than %d characters", ZK_TOPIC_MAX);
+		brook_errstr(errstr, errstr_size, "topic name is longer than %d characters", ZK_TOPIC_MAX);
 		return BROOK_ERR_INVALID_TOPIC_EXCEPTION;
 	}
 	/* "." and ".." would name the folder itself or its parent. */
 	if (strcmp(topic, ".") == 0 || strcmp(topic, "..") == 0) {
-		set_err(errstr, errstr_size, "topic name cannot be \"%s\"", topic);
+		brook_errstr(errstr, errstr_size, "topic name cannot be \"%s\"", topic);
 		return BROOK_ERR_INVALID_TOPIC_EXCEPTION;
 	}
 	for (size_t i = 0; i < len; i++) {
@@ -43,7 +31,7 @@ brook_err_t zk_topic_validate(const char *topic, char *errstr, size_t errstr_siz
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		    c == '.' || c == '_' || c == '-')
 			continue;
-		set_err(errstr, errstr_size,
+		brook_errstr(errstr, errstr_size,
 			"topic name has an illegal character at position %zu (0x%02x); "
 			"allowed are ASCII letters, digits, '.', '_' and '-'", i, c);
 		return BROOK_ERR_INVALID_TOPIC_EXCEPTION;
@@ -56,16 +44,16 @@ brook_err_t zk_name_validate(const char *name, char *errstr, size_t errstr_size)
 	size_t len;
 
 	if (!name || !*name) {
-		set_err(errstr, errstr_size, "name is empty");
+		brook_errstr(errstr, errstr_size, "name is empty");
 		return BROOK_ERR__INVALID_ARG;
 	}
 	len = strnlen(name, ZK_NAME_MAX + 1);
 	if (len > ZK_NAME_MAX) {
-		set_err(errstr, errstr_size, "name is longer than %d bytes", ZK_NAME_MAX);
+		brook_errstr(errstr, errstr_size, "name is longer than %d bytes", ZK_NAME_MAX);
 		return BROOK_ERR__INVALID_ARG;
 	}
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-		set_err(errstr, errstr_size, "name cannot be \"%s\"", name);
+		brook_errstr(errstr, errstr_size, "name cannot be \"%s\"", name);
 		return BROOK_ERR__INVALID_ARG;
 	}
 	/* ZooKeeper itself refuses control characters in paths; '/' would
@@ -74,7 +62,7 @@ brook_err_t zk_name_validate(const char *name, char *errstr, size_t errstr_size)
 		unsigned char c = (unsigned char)name[i];
 
 		if (c == '/' || c < 0x20 || c == 0x7f) {
-			set_err(errstr, errstr_size,
+			brook_errstr(errstr, errstr_size,
 				"name has an illegal character at position %zu (0x%02x)", i, c);
 			return BROOK_ERR__INVALID_ARG;
 		}

@@ -50,6 +50,7 @@
 #include <ev.h>
 #include <zookeeper/zookeeper.h>
 
+#include "errstr.h"
 #include "zk_session.h"
 
 /* Longest path zk_create_path() accepts (ZooKeeper's own limit is the
@@ -212,19 +213,6 @@ static int is_retryable(req_kind_t kind)
 	       kind == REQ_CREATE_PATH;
 }
 
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errstr || errstr_size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errstr, errstr_size, fmt, ap);
-	va_end(ap);
-}
 
 static void stat_from(zk_stat_t *out, const struct Stat *st)
 {
@@ -1100,7 +1088,7 @@ static brook_err_t open_handle(zk_session_t *s, char *errstr, size_t errstr_size
 	zh = zookeeper_init2(s->connect, session_event, s->session_timeout_ms, NULL, s,
 			     ZOO_NO_LOG_CLIENTENV, client_log);
 	if (!zh) {
-		set_err(errstr, errstr_size, "zookeeper_init(\"%s\"): %s", s->connect,
+		brook_errstr(errstr, errstr_size, "zookeeper_init(\"%s\"): %s", s->connect,
 			errno ? strerror(errno) : "failed");
 		return errno == EINVAL ? BROOK_ERR__INVALID_ARG : BROOK_ERR__ZK;
 	}
@@ -1127,7 +1115,7 @@ brook_err_t zk_session_new(struct ev_loop *loop, const char *connect, int sessio
 
 	*out = NULL;
 	if (!loop || !connect || !*connect || session_timeout_ms <= 0) {
-		set_err(errstr, errstr_size, "zk_session_new: %s",
+		brook_errstr(errstr, errstr_size, "zk_session_new: %s",
 			!connect || !*connect ? "empty connect string" : "bad arguments");
 		return BROOK_ERR__INVALID_ARG;
 	}
@@ -1135,7 +1123,7 @@ brook_err_t zk_session_new(struct ev_loop *loop, const char *connect, int sessio
 	s = calloc(1, sizeof(*s));
 	if (!s || !(s->connect = strdup(connect))) {
 		free(s);
-		set_err(errstr, errstr_size, "out of memory");
+		brook_errstr(errstr, errstr_size, "out of memory");
 		return BROOK_ERR__NOMEM;
 	}
 	s->loop = loop;
@@ -1534,44 +1522,35 @@ brook_err_t zk_multi_add_create(zk_multi_t *m, const char *path, const void *dat
 	return BROOK_ERR_NO_ERROR;
 }
 
-brook_err_t zk_multi_add_set(zk_multi_t *m, const char *path, const void *data, size_t len,
-			     int version)
+/* set, delete and check: an op that names a path and an expected version. */
+static brook_err_t multi_add_versioned(zk_multi_t *m, int type, const char *path,
+				       const void *data, size_t len, int version)
 {
 	brook_err_t err;
 	multi_op_t *op;
 
 	if (version < -1)
 		return BROOK_ERR__INVALID_ARG;
-	if (!(op = multi_add(m, ZOO_SETDATA_OP, path, data, len, 0, &err)))
+	if (!(op = multi_add(m, type, path, data, len, 0, &err)))
 		return err;
 	op->version = version;
 	return BROOK_ERR_NO_ERROR;
+}
+
+brook_err_t zk_multi_add_set(zk_multi_t *m, const char *path, const void *data, size_t len,
+			     int version)
+{
+	return multi_add_versioned(m, ZOO_SETDATA_OP, path, data, len, version);
 }
 
 brook_err_t zk_multi_add_delete(zk_multi_t *m, const char *path, int version)
 {
-	brook_err_t err;
-	multi_op_t *op;
-
-	if (version < -1)
-		return BROOK_ERR__INVALID_ARG;
-	if (!(op = multi_add(m, ZOO_DELETE_OP, path, NULL, 0, 0, &err)))
-		return err;
-	op->version = version;
-	return BROOK_ERR_NO_ERROR;
+	return multi_add_versioned(m, ZOO_DELETE_OP, path, NULL, 0, version);
 }
 
 brook_err_t zk_multi_add_check(zk_multi_t *m, const char *path, int version)
 {
-	brook_err_t err;
-	multi_op_t *op;
-
-	if (version < -1)
-		return BROOK_ERR__INVALID_ARG;
-	if (!(op = multi_add(m, ZOO_CHECK_OP, path, NULL, 0, 0, &err)))
-		return err;
-	op->version = version;
-	return BROOK_ERR_NO_ERROR;
+	return multi_add_versioned(m, ZOO_CHECK_OP, path, NULL, 0, version);
 }
 
 size_t zk_multi_count(const zk_multi_t *m)
