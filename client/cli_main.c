@@ -1,0 +1,51 @@
+/* cli_main.c - `brook SUBCOMMAND ...`: dispatch through one table. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_command_t commands[] = {
+	{ "produce", cli_produce, "write messages from stdin or a file to a topic" },
+	{ "consume", cli_consume, "read messages of a topic to stdout" },
+	{ "topics", cli_topics, "create, list, describe, alter and delete topics" },
+	{ "cluster", cli_cluster, "list the brokers and the controller" },
+	{ NULL, NULL, NULL },
+};
+
+void cli_error(const char *sub, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "brook %s: ", sub);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: brook COMMAND [OPTIONS]   (brook COMMAND --help for its options)\n\n");
+	for (const cli_command_t *c = commands; c->name; c++)
+		fprintf(out, "  %-10s %s\n", c->name, c->summary);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return CLI_OK;
+	}
+	for (const cli_command_t *c = commands; c->name; c++)
+		if (strcmp(argv[1], c->name) == 0)
+			return c->run(argc - 1, argv + 1);
+	fprintf(stderr, "brook: unknown command \"%s\"\n", argv[1]);
+	usage(stderr);
+	return CLI_USAGE;
+}
