@@ -6,8 +6,6 @@
 #include "cli.h"
 
 static const cli_command_t commands[] = {
-	{ "produce", cli_produce, "write messages from stdin or a file to a topic" },
-	{ "consume", cli_consume, "read messages of a topic to stdout" },
 	{ "topics", cli_topics, "create, list, describe, alter and delete topics" },
 	{ "cluster", cli_cluster, "list the brokers and the controller" },
 	{ NULL, NULL, NULL },

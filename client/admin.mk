@@ -1,0 +1,1 @@
+# Topic administration through ZooKeeper and `brook topics|cluster`.

@@ -1,0 +1,1 @@
+# The client library (I/O thread, producer, consumer) and `brook produce|consume`.
