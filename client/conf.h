@@ -92,4 +92,8 @@ void conf_print_help(const conf_def_t *table, FILE *out);
 /* Every setting as "key=value" lines (for the startup log). */
 void conf_dump(const conf_def_t *table, const void *obj, FILE *out);
 
+/* Test seam: after n more successful allocations, every allocation of this
+ * module fails as if memory ran out; -1 (the default) disables it. */
+void conf_fail_allocs_after(long n);
+
 #endif
