@@ -12,6 +12,10 @@
 #ifndef BROOK_H
 #define BROOK_H
 
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -96,6 +100,181 @@ const char *brook_err_str(brook_err_t err);
 
 /* Maps errno to the closest brook error (ENOSPC -> _NO_SPACE, ...). */
 brook_err_t brook_err_from_errno(int errnum);
+
+/* ======================================================================
+ * The client library: settings, producer, simple consumer.
+ *
+ * Threads: every producer or consumer handle runs ONE background I/O thread
+ * with its own event loop; it owns the broker connections and the metadata.
+ * All functions below may be called from any application thread at the
+ * same time, except the _free functions, which must be the last call on a
+ * handle. Application callbacks (delivery reports) never run on the I/O
+ * thread: they run inside brook_poll() / brook_producer_flush() /
+ * brook_producer_free() on the thread that called them. Only the log
+ * callback runs on the I/O thread.
+ *
+ * Ownership: handles copy the settings and every byte they are given; the
+ * caller keeps what it passed in. Pointers handed to callbacks are valid
+ * only during the call. A consumed message belongs to the caller until
+ * brook_message_free().
+ * ====================================================================== */
+
+/* ---- settings ---- */
+
+/* Client settings, with Kafka's names and meanings (bootstrap.servers,
+ * client.id, acks, linger.ms, batch.size, compression.type, ...; see
+ * brook_conf_print_help() or README.md for the full table). */
+typedef struct brook_conf brook_conf_t;
+
+/* Every setting at its default; NULL when out of memory. */
+brook_conf_t *brook_conf_new(void);
+/* A deep copy; NULL when out of memory. */
+brook_conf_t *brook_conf_dup(const brook_conf_t *conf);
+void brook_conf_free(brook_conf_t *conf);
+
+/* Sets one setting from text. BROOK_ERR__INVALID_ARG for an unknown key,
+ * BROOK_ERR_INVALID_CONFIG for a bad value, with the reason in errstr
+ * ("linger.ms: must be an integer between 0 and 900000 (got \"x\")"). */
+brook_err_t brook_conf_set(brook_conf_t *conf, const char *key, const char *value,
+			   char *errstr, size_t errstr_size);
+/* The current value of a setting as text; _INVALID_ARG for an unknown key. */
+brook_err_t brook_conf_get(const brook_conf_t *conf, const char *key, char *buf, size_t size);
+/* One block per setting: name, type and range, default, description. */
+void brook_conf_print_help(FILE *out);
+
+/* Log levels, as syslog's. */
+enum { BROOK_LOG_ERR = 3, BROOK_LOG_WARNING = 4, BROOK_LOG_INFO = 6, BROOK_LOG_DEBUG = 7 };
+/* Called on the I/O thread for every event at or below the log_level
+ * setting; `facility` is the subsystem ("conn", "metadata", "producer",
+ * "consumer"). Must not block and must not call back into the handle. The
+ * default (cb NULL) writes "WARN [brook conn] ..." lines to stderr. */
+typedef void (brook_log_cb)(int level, const char *facility, const char *message, void *opaque);
+void brook_conf_set_log_cb(brook_conf_t *conf, brook_log_cb *cb, void *opaque);
+
+/* ---- producer ---- */
+
+typedef struct brook_producer brook_producer_t;
+
+/* Let the partitioner choose: murmur2 of the key (Kafka's default
+ * partitioner, so keys land on the partitions Kafka's clients pick), or,
+ * for a NULL key, a "sticky" partition among those with a leader that
+ * changes with every batch. */
+#define BROOK_PARTITION_UA (-1)
+
+/* The outcome of one message: err BROOK_ERR_NO_ERROR and the offset the
+ * broker gave it (-1 with acks=0, which gets no answer), or why it failed
+ * after retries. Every message accepted by brook_produce() gets exactly one
+ * report. topic, key and value point to the library's copies and are valid
+ * only during the call. */
+typedef void (brook_delivery_cb)(brook_err_t err, const char *topic, int32_t partition,
+				 int64_t offset, const void *key, size_t key_len,
+				 const void *value, size_t value_len, void *opaque);
+
+/* A producer connected to bootstrap.servers (which must be set). Returns
+ * NULL with the reason in errstr on a bad setting or when out of resources. */
+brook_producer_t *brook_producer_new(const brook_conf_t *conf, char *errstr, size_t errstr_size);
+
+/* Queues one message, copying topic, key and value; returns at once.
+ * partition: >= 0, or BROOK_PARTITION_UA. key NULL: null key (not the empty
+ * one); value NULL: null value (a tombstone). timestamp_ms 0: now.
+ * Errors: _QUEUE_FULL when queue.buffering.max.messages or
+ * queue.buffering.max.kbytes is reached (call brook_poll() and try again),
+ * MESSAGE_TOO_LARGE over message.max.bytes, _INVALID_ARG, _NOMEM, _CLOSED.
+ * On an error no report will come. cb may be NULL (no report wanted). */
+brook_err_t brook_produce(brook_producer_t *p, const char *topic, int32_t partition,
+			  const void *key, size_t key_len, const void *value, size_t value_len,
+			  int64_t timestamp_ms, brook_delivery_cb *cb, void *opaque);
+
+/* Calls the delivery callbacks of finished messages, waiting up to
+ * timeout_ms (0: do not wait; < 0: until one arrives) for the first one.
+ * Returns the number of callbacks called. Applications that pass a
+ * callback must call this regularly: reports count against the queue
+ * limits until they are served. */
+int brook_poll(brook_producer_t *p, int timeout_ms);
+
+/* Sends everything queued at once (ignoring linger.ms) and waits until
+ * every message has its report served (callbacks run here), or
+ * timeout_ms passes (< 0: no limit; delivery.timeout.ms bounds it anyway):
+ * BROOK_ERR__TIMED_OUT then. */
+brook_err_t brook_producer_flush(brook_producer_t *p, int timeout_ms);
+
+/* Messages accepted and not yet reported (including unserved reports). */
+int brook_producer_outq_len(brook_producer_t *p);
+
+/* Stops the I/O thread and frees the producer. It does not flush: call
+ * brook_producer_flush() first. Messages still queued or in flight are
+ * reported with BROOK_ERR__CLOSED, from this call. NULL is a no-op. */
+void brook_producer_free(brook_producer_t *p);
+
+/* ---- consumer (simple: explicit assignment, no groups yet) ---- */
+
+typedef struct brook_consumer brook_consumer_t;
+
+/* Logical start offsets for brook_consumer_assign(). */
+#define BROOK_OFFSET_BEGINNING (-2)
+#define BROOK_OFFSET_END (-1)
+/* The last n messages: BROOK_OFFSET_TAIL(n) starts n before the end
+ * (clamped to the beginning), librdkafka's encoding. */
+#define BROOK_OFFSET_TAIL_BASE (-2000)
+#define BROOK_OFFSET_TAIL(n) (BROOK_OFFSET_TAIL_BASE - (int64_t)(n))
+
+/* One record header; value NULL when null. Not NUL-terminated. */
+typedef struct brook_header {
+	const char *key;
+	size_t key_len;
+	const void *value;
+	size_t value_len;
+} brook_header_t;
+
+/* One consumed message, or an event when err is not BROOK_ERR_NO_ERROR:
+ * BROOK_ERR__PARTITION_EOF (the partition reached its high watermark;
+ * offset is the next offset to come), or an error for topic/partition
+ * (partition -1 and topic NULL for errors not tied to one), described in
+ * errstr. key/value NULL mean null. Everything lives in the one allocation
+ * brook_message_free() releases. */
+typedef struct brook_message {
+	brook_err_t err;
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	int64_t timestamp;   /* ms since the epoch; -1 when none */
+	const void *key;
+	size_t key_len;
+	const void *value;
+	size_t value_len;
+	size_t header_count;
+	const brook_header_t *headers;
+	const char *errstr;  /* events only; NULL for messages */
+} brook_message_t;
+
+/* A consumer connected to bootstrap.servers; NULL with errstr on failure. */
+brook_consumer_t *brook_consumer_new(const brook_conf_t *conf, char *errstr, size_t errstr_size);
+
+/* Adds topic/partition (partition -1: every partition of the topic) to the
+ * assignment, starting at `offset`: absolute (>= 0), BROOK_OFFSET_BEGINNING,
+ * BROOK_OFFSET_END or BROOK_OFFSET_TAIL(n). Assigning a partition again
+ * restarts it at the new offset. Blocks until the cluster's metadata
+ * knows the topic, at most topic.metadata.propagation.max.ms: then
+ * UNKNOWN_TOPIC_OR_PARTITION (or the error that kept the cluster
+ * unreachable). A start offset outside the log follows auto.offset.reset. */
+brook_err_t brook_consumer_assign(brook_consumer_t *c, const char *topic, int32_t partition,
+				  int64_t offset, char *errstr, size_t errstr_size);
+
+/* Number of partitions assigned so far. */
+int brook_consumer_assignment_count(brook_consumer_t *c);
+
+/* The next message or event, waiting up to timeout_ms (< 0: no limit).
+ * BROOK_ERR_NO_ERROR with *out set (check (*out)->err for events), or
+ * BROOK_ERR__TIMED_OUT with *out NULL. Messages of one partition come in
+ * offset order; the library fetches ahead up to queued.max.messages.kbytes. */
+brook_err_t brook_consumer_poll(brook_consumer_t *c, int timeout_ms, brook_message_t **out);
+
+/* NULL is a no-op. */
+void brook_message_free(brook_message_t *m);
+
+/* Stops the I/O thread and frees the consumer with every message it still
+ * queues. NULL is a no-op. */
+void brook_consumer_free(brook_consumer_t *c);
 
 #ifdef __cplusplus
 }
