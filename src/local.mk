@@ -38,3 +38,4 @@ tests_test_broker_zk_LDADD = $(TEST_LIBS) $(BROOKD_LIBS) $(BROOKZK_LIBS)
 # Helpers that build batches for the log tests and the storage benchmark.
 check_LIBRARIES += tests/harness/libbrooklogtest.a
 tests_harness_libbrooklogtest_a_SOURCES = tests/harness/logtest.h tests/harness/logtest.c
+include $(srcdir)/src/server.mk

@@ -1,0 +1,336 @@
+/* broker.c - startup, reconciling hosted partitions, periodic work, stop. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <ev.h>
+
+#include "blog.h"
+#include "broker.h"
+#include "errstr.h"
+#include "handler.h"
+#include "metadata.h"
+
+int64_t broker_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void stop_timer(broker_t *b, ev_timer **t)
+{
+	if (*t) {
+		ev_timer_stop(b->loop, *t);
+		free(*t);
+		*t = NULL;
+	}
+}
+
+void broker_fatal(broker_t *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(b->fatal, sizeof(b->fatal), fmt, ap);
+	va_end(ap);
+	blog(BLOG_ERROR, "broker", "fatal: %s", b->fatal);
+	b->exit_code = 1;
+	/* Often called from inside a ZooKeeper callback: stop from the loop,
+	 * not under the session that is calling us. */
+	ev_timer_start(b->loop, &b->stop_timer);
+}
+
+static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	broker_stop(w->data);
+}
+
+static void on_log_dir_warning(void *opaque, const char *msg)
+{
+	blog(BLOG_WARN, "log", "%s", msg);
+}
+
+/* New partitions go to the log dir holding the fewest (Kafka's rule). */
+static log_dir_t *pick_dir(broker_t *b)
+{
+	log_dir_t *best = b->dirs[0];
+
+	for (int i = 1; i < b->ndirs; i++)
+		if (b->dirs[i]->nparts < best->nparts)
+			best = b->dirs[i];
+	return best;
+}
+
+/* The hosted partition for topic/id, opening or creating its log. */
+static partition_t *host_partition(broker_t *b, const char *topic, int32_t id)
+{
+	partition_t *p = partition_find(&b->parts, topic, id);
+	log_dir_t *dir = NULL;
+	log_t *log = NULL;
+	char err[512];
+
+	if (p)
+		return p;
+	for (int i = 0; i < b->ndirs && !log; i++)
+		if ((log = log_dir_get(b->dirs[i], topic, id)))
+			dir = b->dirs[i];
+	if (!log) {
+		dir = pick_dir(b);
+		if (log_dir_create_log(dir, topic, id, broker_now_ms(), &log, err, sizeof(err))) {
+			blog(BLOG_ERROR, "log", "%s-%d: cannot create the log: %s", topic, id, err);
+			return NULL;
+		}
+		blog(BLOG_INFO, "log", "created %s-%d in %s", topic, id, dir->path);
+	}
+	if (partition_add(&b->parts, topic, id, log, dir, &p)) {
+		blog(BLOG_ERROR, "broker", "%s-%d: out of memory", topic, id);
+		return NULL;
+	}
+	return p;
+}
+
+static int is_replica(const md_partition_t *mp, int32_t id)
+{
+	for (int32_t i = 0; i < mp->nreplicas; i++)
+		if (mp->replicas[i] == id)
+			return 1;
+	return 0;
+}
+
+/* Brings the hosted partitions in line with the cluster view: every
+ * partition assigned here is hosted; the effective leader serves it. A
+ * partition no longer assigned here stops being served but keeps its data:
+ * deleting data is the controller's decision (StopReplica), not a side
+ * effect of a watch. */
+static void reconcile(broker_t *b)
+{
+	const metadata_t *md = broker_zk_metadata(b->zk);
+
+	for (size_t i = 0; i < b->parts.n; i++)
+		b->parts.parts[i]->seen = 0;
+	for (size_t i = 0; md && i < md->ntopics; i++) {
+		const md_topic_t *t = md->topics[i];
+
+		for (int32_t j = 0; j < t->npartitions; j++) {
+			const md_partition_t *mp = &t->partitions[j];
+			int32_t leader;
+			partition_t *p;
+
+			if (!is_replica(mp, b->id))
+				continue;
+			if (!(p = host_partition(b, t->name, mp->id)))
+				continue;
+			p->seen = 1;
+			leader = metadata_effective_leader(md, t, mp);
+			if (leader == b->id && !mp->has_state) {
+				/* No controller yet: the preferred live replica
+				 * records its leadership, once. */
+				broker_zk_claim_partition(b->zk, t->name, mp->id);
+			}
+			if ((leader == b->id) != p->is_leader)
+				blog(BLOG_INFO, "broker", "%s-%d: %s (leader %d, epoch %d)", t->name,
+				     mp->id, leader == b->id ? "leading" : "not leading", leader,
+				     mp->has_state ? mp->leader_epoch : 0);
+			p->is_leader = leader == b->id;
+			p->leader_epoch = mp->has_state ? mp->leader_epoch : 0;
+		}
+	}
+	for (size_t i = 0; i < b->parts.n; i++) {
+		partition_t *p = b->parts.parts[i];
+
+		if (!p->seen && p->is_leader) {
+			blog(BLOG_INFO, "broker", "%s-%d: no longer assigned here; not serving it",
+			     p->topic, p->id);
+			p->is_leader = 0;
+		}
+	}
+}
+
+static void on_metadata(void *opaque)
+{
+	broker_t *b = opaque;
+
+	if (b->state == BROKER_STARTING || b->state == BROKER_RUNNING)
+		reconcile(b);
+}
+
+static void on_zk_fatal(void *opaque, brook_err_t err, const char *reason)
+{
+	broker_fatal(opaque, "%s", reason);
+}
+
+/* Registered in ZooKeeper: now clients may come. */
+static void on_registered(void *opaque)
+{
+	broker_t *b = opaque;
+	const broker_conf_t *c = b->conf;
+	net_limits_t lim = {
+		.request_max_bytes = (size_t)c->socket_request_max_bytes,
+		.output_max_bytes = (size_t)c->connection_output_max_bytes,
+		.idle_ms = c->connections_max_idle_ms,
+		.max_in_flight = 1000,
+	};
+	char err[512];
+
+	if (b->state != BROKER_STARTING)
+		return;
+	if (net_server_new(b->loop, c->listener[0].host, c->listener[0].port, &lim,
+			   handler_request, b, &b->net, err, sizeof(err))) {
+		broker_fatal(b, "listeners: %s", err);
+		return;
+	}
+	b->state = BROKER_RUNNING;
+	reconcile(b);
+	blog(BLOG_INFO, "broker", "broker %d serving on %s:%d (cluster %s)", b->id,
+	     c->listener[0].host, net_server_port(b->net), broker_zk_cluster_id(b->zk));
+}
+
+static void on_retention(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	broker_t *b = w->data;
+	int64_t now = broker_now_ms();
+
+	for (size_t i = 0; i < b->parts.n; i++) {
+		partition_t *p = b->parts.parts[i];
+		char err[512];
+		int deleted = 0;
+
+		if (p->offline)
+			continue;
+		if (log_apply_retention(p->log, now, p->high_watermark, &deleted, err, sizeof(err)))
+			blog(BLOG_ERROR, "log", "%s-%d: retention: %s", p->topic, p->id, err);
+		else if (deleted)
+			blog(BLOG_INFO, "log", "%s-%d: retention deleted %d segment(s); log starts at %lld",
+			     p->topic, p->id, deleted, (long long)p->log->log_start_offset);
+	}
+}
+
+static void on_flush(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	broker_t *b = w->data;
+	int64_t now = broker_now_ms();
+
+	for (size_t i = 0; i < b->parts.n; i++) {
+		partition_t *p = b->parts.parts[i];
+		char err[512];
+
+		if (!p->offline && log_maybe_flush(p->log, now, err, sizeof(err)))
+			blog(BLOG_ERROR, "log", "%s-%d: flush: %s", p->topic, p->id, err);
+	}
+}
+
+static void on_checkpoint(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	broker_t *b = w->data;
+
+	for (int i = 0; i < b->ndirs; i++) {
+		char err[512];
+
+		if (log_dir_checkpoint(b->dirs[i], err, sizeof(err)))
+			blog(BLOG_ERROR, "log", "checkpoint: %s", err);
+	}
+}
+
+static brook_err_t start_timer(broker_t *b, ev_timer **t, void (*cb)(struct ev_loop *, ev_timer *,
+								     int), double every)
+{
+	if (!(*t = calloc(1, sizeof(**t))))
+		return BROOK_ERR__NOMEM;
+	ev_timer_init(*t, cb, every, every);
+	(*t)->data = b;
+	ev_timer_start(b->loop, *t);
+	return BROOK_ERR_NO_ERROR;
+}
+
+brook_err_t broker_start(broker_t *b, struct ev_loop *loop, const broker_conf_t *conf,
+			 char *errstr, size_t errstr_size)
+{
+	broker_zk_callbacks_t cb = { .on_metadata = on_metadata, .on_fatal = on_zk_fatal,
+				     .on_registered = on_registered };
+	zk_endpoint_t ep;
+	int64_t now = broker_now_ms();
+	brook_err_t err;
+	double flush_every;
+
+	memset(b, 0, sizeof(*b));
+	b->loop = loop;
+	b->conf = conf;
+	b->id = conf->broker_id;
+	b->state = BROKER_STARTING;
+	partition_table_init(&b->parts);
+	ev_timer_init(&b->stop_timer, on_stop_timer, 0., 0.);
+	b->stop_timer.data = b;
+	broker_conf_log_config(conf, &b->log_cfg);
+	if (!(b->dirs = calloc((size_t)conf->log_dir_cnt, sizeof(*b->dirs))))
+		return BROOK_ERR__NOMEM;
+	for (int i = 0; i < conf->log_dir_cnt; i++) {
+		log_dir_t *ld;
+
+		err = log_dir_open(conf->log_dir[i], &b->log_cfg, now, on_log_dir_warning, b, &ld,
+				   errstr, errstr_size);
+		if (err)
+			return err;
+		b->dirs[b->ndirs++] = ld;
+		blog(BLOG_INFO, "log", "%s: %zu partition(s) loaded (%s shutdown)", ld->path,
+		     ld->nparts, ld->had_clean_shutdown ? "clean" : "unclean");
+	}
+	memset(&ep, 0, sizeof(ep));
+	snprintf(ep.listener, sizeof(ep.listener), "BROOK");
+	snprintf(ep.host, sizeof(ep.host), "%s", conf->advertised.host);
+	ep.port = conf->advertised.port;
+	err = broker_zk_new(loop, conf->zookeeper_connect, conf->zookeeper_session_timeout_ms,
+			    conf->zookeeper_connection_timeout_ms, conf->broker_id,
+			    (const char *const *)conf->log_dir, conf->log_dir_cnt, &ep, 1, NULL, &cb,
+			    b, &b->zk, errstr, errstr_size);
+	if (err)
+		return err;
+	if ((err = start_timer(b, &b->retention_timer, on_retention,
+			       (double)conf->log_retention_check_interval_ms / 1000.0)) ||
+	    (err = start_timer(b, &b->checkpoint_timer, on_checkpoint, 60.0)))
+		return err;
+	/* Time-based flushing needs a tick at least as fine as its interval. */
+	flush_every = conf->log_flush_interval_ms < 1000 ? 0.05 : 1.0;
+	if (conf->log_flush_interval_ms < INT64_MAX &&
+	    (err = start_timer(b, &b->flush_timer, on_flush, flush_every)))
+		return err;
+	return broker_zk_start(b->zk);
+}
+
+void broker_stop(broker_t *b)
+{
+	if (b->state == BROKER_STOPPING || b->state == BROKER_STOPPED)
+		return;
+	b->state = BROKER_STOPPING;
+	blog(BLOG_INFO, "broker", "broker %d shutting down", b->id);
+	/* Clients first: nothing may be appended after the logs close. */
+	net_server_free(b->net);
+	b->net = NULL;
+	stop_timer(b, &b->retention_timer);
+	stop_timer(b, &b->flush_timer);
+	stop_timer(b, &b->checkpoint_timer);
+	for (int i = 0; i < b->ndirs; i++) {
+		char err[512];
+
+		/* A fatal error must not look like a clean shutdown if the
+		 * logs may be inconsistent; a config or ZooKeeper problem
+		 * leaves them fine, so they close cleanly either way. */
+		if (log_dir_close(b->dirs[i], err, sizeof(err)))
+			blog(BLOG_ERROR, "log", "closing %s: %s", b->dirs[i]->path, err);
+	}
+	free(b->dirs);
+	b->dirs = NULL;
+	b->ndirs = 0;
+	partition_table_destroy(&b->parts);
+	/* Deletes our registration: the cluster sees us leave at once
+	 * instead of after the session timeout. */
+	broker_zk_free(b->zk);
+	b->zk = NULL;
+	ev_timer_stop(b->loop, &b->stop_timer);
+	b->state = BROKER_STOPPED;
+	blog(BLOG_INFO, "broker", "stopped");
+	ev_break(b->loop, EVBREAK_ALL);
+}

@@ -1,0 +1,75 @@
+/*
+ * broker.h - the one broker struct (as Redis keeps one `server`): the loop,
+ * the settings, the log dirs, the hosted partitions, the ZooKeeper side,
+ * the network server and the waiting fetches, and their lifecycle.
+ *
+ * Startup: open every log dir (recovery), start ZooKeeper (cluster id,
+ * meta.properties, registration, watches), and only once registered listen
+ * for clients. Every change of the cluster view reconciles the hosted
+ * partitions: a partition assigned here gets a log; the effective leader
+ * (metadata.h) decides who serves it.
+ *
+ * Ownership: broker_t owns everything it points to. Everything runs on the
+ * loop thread; nothing here is thread-safe.
+ */
+#ifndef BROOK_BROKER_H
+#define BROOK_BROKER_H
+
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "broker_conf.h"
+#include "broker_zk.h"
+#include "log_dir.h"
+#include "net.h"
+#include "partition.h"
+
+typedef struct fetch_waiter fetch_waiter_t;
+
+typedef enum broker_state {
+	BROKER_STARTING,
+	BROKER_RUNNING,
+	BROKER_STOPPING,
+	BROKER_STOPPED,
+} broker_state_t;
+
+typedef struct broker {
+	struct ev_loop *loop;
+	const broker_conf_t *conf;
+	int32_t id;
+	broker_state_t state;
+	log_config_t log_cfg;
+	log_dir_t **dirs;
+	int ndirs;
+	partition_table_t parts;
+	broker_zk_t *zk;
+	net_server_t *net;
+	fetch_waiter_t *waiters;   /* long-poll fetches (handler_fetch.c) */
+	int exit_code;             /* for main(): 0, or 1 after a fatal error */
+	char fatal[1024];
+	/* periodic work */
+	ev_timer *retention_timer, *flush_timer, *checkpoint_timer;
+	ev_timer stop_timer;       /* broker_fatal stops from the loop */
+} broker_t;
+
+/* Opens the log dirs and starts ZooKeeper; the listener opens once the
+ * broker is registered. Errors name the file or setting. */
+brook_err_t broker_start(broker_t *b, struct ev_loop *loop, const broker_conf_t *conf,
+			 char *errstr, size_t errstr_size);
+
+/* Clean shutdown (SIGTERM): stop accepting, answer nothing more, close
+ * every log (flush, indexes, recovery points, clean-shutdown marker),
+ * deregister from ZooKeeper. Then the loop has nothing left to run. */
+void broker_stop(broker_t *b);
+
+/* A fatal error after startup (id taken, cluster mismatch): logs, stops. */
+void broker_fatal(broker_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Milliseconds since the epoch (record timestamps, retention). */
+int64_t broker_now_ms(void);
+
+/* Called after a successful append to p: wakes waiting fetches. */
+void broker_partition_appended(broker_t *b, partition_t *p);
+
+#endif

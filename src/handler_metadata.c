@@ -1,0 +1,119 @@
+/* handler_metadata.c - Metadata: brokers, controller, topics, leaders. */
+#include <string.h>
+
+#include "handler.h"
+#include "metadata.h"
+
+static void pack_ids(msgpack_packer *pk, const int32_t *ids, int32_t n)
+{
+	msgpack_pack_array(pk, (size_t)n);
+	for (int32_t i = 0; i < n; i++)
+		msgpack_pack_int32(pk, ids[i]);
+}
+
+static void pack_topic(msgpack_packer *pk, const metadata_t *md, const md_topic_t *t)
+{
+	msgpack_pack_map(pk, 3);
+	proto_pack_kv_int(pk, "error_code", BROOK_ERR_NO_ERROR);
+	proto_pack_kv_str(pk, "name", t->name);
+	proto_pack_key(pk, "partitions");
+	msgpack_pack_array(pk, (size_t)t->npartitions);
+	for (int32_t i = 0; i < t->npartitions; i++) {
+		const md_partition_t *p = &t->partitions[i];
+		int32_t leader = metadata_effective_leader(md, t, p);
+		int32_t offline[64], noff = 0;
+
+		for (int32_t r = 0; r < p->nreplicas && noff < 64; r++)
+			if (!metadata_broker_alive(md, p->replicas[r]))
+				offline[noff++] = p->replicas[r];
+		msgpack_pack_map(pk, 7);
+		proto_pack_kv_int(pk, "error_code",
+				  leader < 0 ? BROOK_ERR_LEADER_NOT_AVAILABLE : BROOK_ERR_NO_ERROR);
+		proto_pack_kv_int(pk, "partition_index", p->id);
+		proto_pack_kv_int(pk, "leader_id", leader);
+		proto_pack_kv_int(pk, "leader_epoch", p->has_state ? p->leader_epoch : 0);
+		proto_pack_key(pk, "replica_nodes");
+		pack_ids(pk, p->replicas, p->nreplicas);
+		proto_pack_key(pk, "isr_nodes");
+		if (p->has_state)
+			pack_ids(pk, p->isr, p->nisr);
+		else if (leader >= 0)
+			pack_ids(pk, &leader, 1);
+		else
+			pack_ids(pk, NULL, 0);
+		proto_pack_key(pk, "offline_replicas");
+		pack_ids(pk, offline, noff);
+	}
+}
+
+static void pack_unknown(msgpack_packer *pk, const char *name, uint32_t len, brook_err_t err)
+{
+	msgpack_pack_map(pk, 3);
+	proto_pack_kv_int(pk, "error_code", err);
+	proto_pack_kv_strn(pk, "name", name, len);
+	proto_pack_key(pk, "partitions");
+	msgpack_pack_array(pk, 0);
+}
+
+void handler_metadata(handler_ctx_t *ctx)
+{
+	msgpack_packer *pk = &ctx->pk;
+	const metadata_t *md = broker_zk_metadata(ctx->b->zk);
+	const msgpack_object_array *topics;
+	char err[256];
+
+	if (proto_get_array(ctx->req->body, "topics", 0, &topics, err, sizeof(err))) {
+		handler_pack_error_body(pk, BROOK_ERR_INVALID_REQUEST, err);
+		net_resp_close_after(ctx->resp);
+		handler_finish(ctx->resp);
+		return;
+	}
+	if (topics) {
+		for (uint32_t i = 0; i < topics->size; i++)
+			if (topics->ptr[i].type != MSGPACK_OBJECT_STR) {
+				handler_pack_error_body(pk, BROOK_ERR_INVALID_REQUEST,
+							"topics: must be an array of strings");
+				net_resp_close_after(ctx->resp);
+				handler_finish(ctx->resp);
+				return;
+			}
+	}
+	msgpack_pack_map(pk, 4);
+	proto_pack_key(pk, "brokers");
+	msgpack_pack_array(pk, md->nbrokers);
+	for (size_t i = 0; i < md->nbrokers; i++) {
+		const md_broker_t *br = &md->brokers[i];
+
+		msgpack_pack_map(pk, 4);
+		proto_pack_kv_int(pk, "node_id", br->id);
+		proto_pack_kv_str(pk, "host", br->host);
+		proto_pack_kv_int(pk, "port", br->port);
+		proto_pack_kv_str(pk, "rack", br->has_rack ? br->rack : NULL);
+	}
+	proto_pack_kv_str(pk, "cluster_id", md->cluster_id[0] ? md->cluster_id : NULL);
+	proto_pack_kv_int(pk, "controller_id", md->controller_id);
+	proto_pack_key(pk, "topics");
+	if (!topics) {
+		msgpack_pack_array(pk, md->ntopics);
+		for (size_t i = 0; i < md->ntopics; i++)
+			pack_topic(pk, md, md->topics[i]);
+	} else {
+		msgpack_pack_array(pk, topics->size);
+		for (uint32_t i = 0; i < topics->size; i++) {
+			const msgpack_object_str *s = &topics->ptr[i].via.str;
+			char name[LOG_TOPIC_MAX + 1];
+			const md_topic_t *t = NULL;
+
+			if (proto_copy_str(s->ptr, s->size, name, sizeof(name)) == 0)
+				t = metadata_topic(md, name);
+			if (t)
+				pack_topic(pk, md, t);
+			else
+				pack_unknown(pk, s->ptr, s->size,
+					     s->size > LOG_TOPIC_MAX || s->size == 0
+						     ? BROOK_ERR_INVALID_TOPIC_EXCEPTION
+						     : BROOK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+		}
+	}
+	handler_finish(ctx->resp);
+}

@@ -1,0 +1,13 @@
+# The broker proper: network server, request handlers, hosted partitions,
+# lifecycle; and the brookd program.
+src_libbrookd_a_SOURCES += \
+	src/net.h src/net.c \
+	src/partition.h src/partition.c \
+	src/handler.h src/handler.c \
+	src/handler_metadata.c src/handler_produce.c src/handler_fetch.c \
+	src/handler_list_offsets.c \
+	src/broker.h src/broker.c
+
+bin_PROGRAMS += src/brookd
+src_brookd_SOURCES = src/main.c
+src_brookd_LDADD = src/libbrookd.a $(BROOKZK_LIBS) $(BROOK_CLIENT_LIBS)
