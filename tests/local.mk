@@ -4,3 +4,4 @@ check_LIBRARIES = tests/harness/libharness.a
 tests_harness_libharness_a_SOURCES = \
 	tests/harness/harness.h tests/harness/harness_fs.c
 TEST_LIBS = tests/harness/libharness.a $(CUNIT_LIBS)
+include $(srcdir)/tests/broker.mk

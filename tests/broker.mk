@@ -1,0 +1,17 @@
+# Integration tests against real brookd processes, and their harness.
+
+# Start/stop/kill -9/restart brookd, a blocking protocol client, batch and
+# topic helpers (tests/harness/harness_broker.h).
+tests_harness_libharness_a_SOURCES += \
+	tests/harness/harness_broker.h tests/harness/harness_broker.c
+
+# Each test runs a real 1-node ZooKeeper and real brookd processes; they
+# find src/brookd through BROOK_TOP_BUILDDIR, so it must be built first.
+BROKER_TEST_LIBS = $(TEST_LIBS) $(BROOKZK_LIBS) $(BROOK_CLIENT_LIBS)
+
+check_PROGRAMS += tests/test_broker_api tests/test_broker_badinput
+TESTS += tests/test_broker_api tests/test_broker_badinput
+tests_test_broker_api_LDADD = $(BROKER_TEST_LIBS)
+tests_test_broker_badinput_LDADD = $(BROKER_TEST_LIBS)
+EXTRA_tests_test_broker_api_DEPENDENCIES = src/brookd
+EXTRA_tests_test_broker_badinput_DEPENDENCIES = src/brookd
