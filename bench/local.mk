@@ -1,3 +1,7 @@
 # Benchmarks: built by `make`, never run by `make check`.
 noinst_PROGRAMS += bench/storage_bench
 bench_storage_bench_LDADD = $(BROOKD_LIBS)
+
+# One broker's produce and fetch throughput over the real protocol.
+noinst_PROGRAMS += bench/broker_bench
+bench_broker_bench_LDADD = $(BROOK_CLIENT_LIBS)
