@@ -102,6 +102,10 @@ static brook_err_t check_sizes(const uint8_t *buf, size_t len, int32_t max)
 	return BROOK_ERR_NO_ERROR;
 }
 
+/* Leaders decompress each batch to check its records; a batch that inflates
+ * past this is refused rather than allowed to take the broker's memory. */
+#define PRODUCE_MAX_INFLATED ((size_t)128 << 20)
+
 typedef struct produce_result {
 	brook_err_t err;
 	int64_t base_offset, log_start_offset;
@@ -135,7 +139,7 @@ static void append_one(broker_t *b, produce_part_t *pp, produce_result_t *res)
 		return;
 	}
 	opts = (log_append_opts_t){ .assign_offsets = 1, .leader_epoch = p->leader_epoch,
-				    .now_ms = now };
+				    .now_ms = now, .max_inflated = PRODUCE_MAX_INFLATED };
 	res->err = log_append(p->log, (uint8_t *)pp->records, pp->len, &opts, &info, err,
 			      sizeof(err));
 	if (res->err == BROOK_ERR__NO_SPACE || res->err == BROOK_ERR__IO ||

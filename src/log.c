@@ -353,6 +353,24 @@ static int should_roll(const log_t *log, size_t len, int64_t last_offset, int64_
 	       seg->size + len > UINT32_MAX;
 }
 
+/* Decodes every record of one batch so a count that disagrees with the
+ * bytes, or compressed flags on bytes that do not inflate, never reach the
+ * log: consumers would fail on them forever. */
+static brook_err_t validate_records(const uint8_t *batch, size_t size, size_t max_inflated)
+{
+	record_batch_reader_t r;
+	record_t rec;
+	brook_err_t err;
+
+	err = record_batch_reader_init(&r, batch, size, max_inflated);
+	if (err)
+		return err;
+	while ((err = record_batch_reader_next(&r, &rec)) == BROOK_ERR_NO_ERROR)
+		;
+	record_batch_reader_destroy(&r);
+	return err == BROOK_ERR__PARTITION_EOF ? BROOK_ERR_NO_ERROR : err;
+}
+
 /* Walks and verifies every batch of an append before a byte is written. */
 static brook_err_t validate_batches(log_t *log, uint8_t *buf, size_t len,
 				    const log_append_opts_t *opts, log_append_info_t *info,
@@ -402,6 +420,13 @@ static brook_err_t validate_batches(log_t *log, uint8_t *buf, size_t len,
 					 "%s: batch %d has %d records but lastOffsetDelta %d",
 					 log->dir, info->batches, h.record_count, h.last_offset_delta);
 				return BROOK_ERR_INVALID_RECORD;
+			}
+			if (opts->max_inflated &&
+			    (err = validate_records(buf + off, size, opts->max_inflated))) {
+				snprintf(errstr, errstr_size,
+					 "%s: batch %d at byte %zu: records do not decode: %s",
+					 log->dir, info->batches, off, brook_err_str(err));
+				return err == BROOK_ERR__NOMEM ? err : BROOK_ERR_CORRUPT_MESSAGE;
 			}
 			record_batch_set_base_offset(buf + off, next);
 			record_batch_set_leader_epoch(buf + off, opts->leader_epoch);

@@ -81,6 +81,9 @@ typedef struct log_append_opts {
 	int assign_offsets;   /* leader: stamp offsets; follower: keep them */
 	int32_t leader_epoch; /* stamped into every batch when assign_offsets */
 	int64_t now_ms;
+	/* leader appends of client data walk every record too (a count that
+	 * lies, a codec flag on plain bytes); decompression stops here */
+	size_t max_inflated;
 } log_append_opts_t;
 
 typedef struct log_append_info {
