@@ -1,9 +1,12 @@
 /* broker.c - startup, reconciling hosted partitions, periodic work, stop. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ev.h>
 
@@ -47,6 +50,33 @@ void broker_fatal(broker_t *b, const char *fmt, ...)
 static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	broker_stop(w->data);
+}
+
+/* Kafka creates missing log.dirs (and their parents) at startup; the log
+ * layer itself never creates its folder behind a caller's back. */
+static brook_err_t make_log_dir(const char *path, char *errstr, size_t errstr_size)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(buf))
+		return BROOK_ERR__INVALID_ARG;
+	memcpy(buf, path, len + 1);
+	for (size_t i = 1; i <= len; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+			int e = errno;
+
+			snprintf(errstr, errstr_size, "%s: cannot create log dir: %s", buf,
+				 strerror(e));
+			return brook_err_from_errno(e);
+		}
+		if (i < len)
+			buf[i] = '/';
+	}
+	return BROOK_ERR_NO_ERROR;
 }
 
 static void on_log_dir_warning(void *opaque, const char *msg)
@@ -270,13 +300,19 @@ brook_err_t broker_start(broker_t *b, struct ev_loop *loop, const broker_conf_t 
 	for (int i = 0; i < conf->log_dir_cnt; i++) {
 		log_dir_t *ld;
 
+		if (access(conf->log_dir[i], F_OK) != 0 && errno == ENOENT) {
+			if ((err = make_log_dir(conf->log_dir[i], errstr, errstr_size)))
+				return err;
+			blog(BLOG_INFO, "log", "%s: created log dir", conf->log_dir[i]);
+		}
 		err = log_dir_open(conf->log_dir[i], &b->log_cfg, now, on_log_dir_warning, b, &ld,
 				   errstr, errstr_size);
 		if (err)
 			return err;
 		b->dirs[b->ndirs++] = ld;
-		blog(BLOG_INFO, "log", "%s: %zu partition(s) loaded (%s shutdown)", ld->path,
-		     ld->nparts, ld->had_clean_shutdown ? "clean" : "unclean");
+		blog(BLOG_INFO, "log", "%s: %zu partition(s) loaded%s", ld->path, ld->nparts,
+		     ld->nparts == 0 ? "" : ld->had_clean_shutdown ? " (clean shutdown)"
+								 : " (unclean shutdown: recovered)");
 	}
 	memset(&ep, 0, sizeof(ep));
 	snprintf(ep.listener, sizeof(ep.listener), "BROOK");
