@@ -1,8 +1,13 @@
 /* handler_metadata.c - Metadata: brokers, controller, topics, leaders. */
+#include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
+#include "blog.h"
 #include "handler.h"
 #include "metadata.h"
+#include "zk_json.h"
+#include "zk_paths.h"
 
 static void pack_ids(msgpack_packer *pk, const int32_t *ids, int32_t n)
 {
@@ -55,14 +60,66 @@ static void pack_unknown(msgpack_packer *pk, const char *name, uint32_t len, bro
 	msgpack_pack_array(pk, 0);
 }
 
+static void on_auto_created(zk_session_t *s, brook_err_t err, const char *path, void *opaque)
+{
+	(void)s;
+	(void)opaque;
+	if (err == BROOK_ERR_NO_ERROR)
+		blog(BLOG_INFO, "metadata", "auto-created %s", path);
+	else if (err != BROOK_ERR__EXISTS) /* another broker won the race: fine */
+		blog(BLOG_WARN, "metadata", "auto-creating %s: %s", path, brook_err_str(err));
+}
+
+/* Kafka's auto.create.topics.enable: an unknown topic named in a Metadata
+ * request that allows it is written to /brokers/topics with num.partitions
+ * and default.replication.factor over the live brokers, spread as
+ * `brook topics create` spreads them. The write is asynchronous: this
+ * answer says LEADER_NOT_AVAILABLE and the client asks again, as with
+ * Kafka. The controller (or, until it exists, each assigned broker) takes
+ * it from the topics watch. Returns the error code for this answer. */
+static brook_err_t auto_create(broker_t *b, const metadata_t *md, const char *name)
+{
+	const broker_conf_t *conf = b->conf;
+	zk_topic_assignment_t *a = NULL;
+	int32_t ids[1024];
+	size_t n = 0;
+	char path[512], why[256], *json = NULL;
+	brook_err_t err;
+
+	if (zk_topic_validate(name, why, sizeof(why)))
+		return BROOK_ERR_INVALID_TOPIC_EXCEPTION;
+	for (size_t i = 0; i < md->nbrokers && n < sizeof(ids) / sizeof(ids[0]); i++)
+		ids[n++] = md->brokers[i].id;
+	err = admin_assign_replicas(ids, n, conf->num_partitions, conf->default_replication_factor,
+				    ADMIN_RANDOM, ADMIN_RANDOM, 0, &a, why, sizeof(why));
+	if (err) {
+		blog(BLOG_WARN, "metadata", "cannot auto-create topic %s: %s", name, why);
+		return err;
+	}
+	err = zk_json_topic_assignment_encode(a, &json);
+	zk_topic_assignment_free(a);
+	if (err)
+		return err;
+	zk_path_topic(path, sizeof(path), name);
+	err = zk_create(broker_zk_session(b->zk), path, json, strlen(json), ZK_PERSISTENT,
+			on_auto_created, NULL);
+	free(json);
+	if (err)
+		blog(BLOG_WARN, "metadata", "auto-creating %s: %s", path, brook_err_str(err));
+	return BROOK_ERR_LEADER_NOT_AVAILABLE;
+}
+
 void handler_metadata(handler_ctx_t *ctx)
 {
 	msgpack_packer *pk = &ctx->pk;
 	const metadata_t *md = broker_zk_metadata(ctx->b->zk);
 	const msgpack_object_array *topics;
+	int allow_auto = 1;
 	char err[256];
 
-	if (proto_get_array(ctx->req->body, "topics", 0, &topics, err, sizeof(err))) {
+	if (proto_get_array(ctx->req->body, "topics", 0, &topics, err, sizeof(err)) ||
+	    proto_get_bool(ctx->req->body, "allow_auto_topic_creation", 0, &allow_auto, err,
+			   sizeof(err))) {
 		handler_pack_error_body(pk, BROOK_ERR_INVALID_REQUEST, err);
 		net_resp_close_after(ctx->resp);
 		handler_finish(ctx->resp);
@@ -101,18 +158,20 @@ void handler_metadata(handler_ctx_t *ctx)
 		msgpack_pack_array(pk, topics->size);
 		for (uint32_t i = 0; i < topics->size; i++) {
 			const msgpack_object_str *s = &topics->ptr[i].via.str;
-			char name[LOG_TOPIC_MAX + 1];
+			char name[LOG_TOPIC_MAX + 1] = "";
 			const md_topic_t *t = NULL;
 
 			if (proto_copy_str(s->ptr, s->size, name, sizeof(name)) == 0)
 				t = metadata_topic(md, name);
 			if (t)
 				pack_topic(pk, md, t);
+			else if (s->size > LOG_TOPIC_MAX || s->size == 0 || !name[0])
+				pack_unknown(pk, s->ptr, s->size, BROOK_ERR_INVALID_TOPIC_EXCEPTION);
+			else if (allow_auto && ctx->b->conf->auto_create_topics_enable)
+				pack_unknown(pk, s->ptr, s->size, auto_create(ctx->b, md, name));
 			else
 				pack_unknown(pk, s->ptr, s->size,
-					     s->size > LOG_TOPIC_MAX || s->size == 0
-						     ? BROOK_ERR_INVALID_TOPIC_EXCEPTION
-						     : BROOK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+					     BROOK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 		}
 	}
 	handler_finish(ctx->resp);

@@ -10,4 +10,4 @@ src_libbrookd_a_SOURCES += \
 
 bin_PROGRAMS += src/brookd
 src_brookd_SOURCES = src/main.c
-src_brookd_LDADD = src/libbrookd.a $(BROOKZK_LIBS) $(BROOK_CLIENT_LIBS)
+src_brookd_LDADD = src/libbrookd.a client/libbrookadmin.a $(BROOKZK_LIBS) $(BROOK_CLIENT_LIBS)

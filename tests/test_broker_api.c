@@ -127,12 +127,14 @@ static void test_api_versions(void)
 	harness_client_close(c);
 }
 
-static void pack_metadata(msgpack_packer *pk, void *arg)
+/* Named topics never auto-create here; test_metadata_auto_create asks
+ * for it with pack_metadata_auto. */
+static void pack_metadata_topics(msgpack_packer *pk, const char *const *names, int allow_auto)
 {
-	const char *const *names = arg;
 	size_t n = 0;
 
-	msgpack_pack_map(pk, 1);
+	msgpack_pack_map(pk, 2);
+	proto_pack_kv_bool(pk, "allow_auto_topic_creation", allow_auto);
 	proto_pack_key(pk, "topics");
 	if (!names) {
 		msgpack_pack_nil(pk);
@@ -143,6 +145,16 @@ static void pack_metadata(msgpack_packer *pk, void *arg)
 	msgpack_pack_array(pk, n);
 	for (size_t i = 0; i < n; i++)
 		proto_pack_str(pk, names[i]);
+}
+
+static void pack_metadata(msgpack_packer *pk, void *arg)
+{
+	pack_metadata_topics(pk, arg, 0);
+}
+
+static void pack_metadata_auto(msgpack_packer *pk, void *arg)
+{
+	pack_metadata_topics(pk, arg, 1);
 }
 
 static const msgpack_object *find_topic(const msgpack_object *body, const char *name)
@@ -219,6 +231,47 @@ static void test_metadata(void)
 	t = find_topic(r.body, "md-nope");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	CU_ASSERT_EQUAL(harness_obj_int(t, "error_code", -1), BROOK_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	harness_resp_destroy(&r);
+	harness_client_close(c);
+}
+
+/* auto.create.topics.enable (on by default, as in Kafka): the first answer
+ * says LEADER_NOT_AVAILABLE, the topic appears with num.partitions (2 for
+ * this broker) led by the broker, and takes records. A bad name is never
+ * created. */
+static void test_metadata_auto_create(void)
+{
+	harness_client_t *c = connect_or_die();
+	const char *const named[] = { "md-auto", NULL };
+	const char *const bad[] = { "bad/name", NULL };
+	const msgpack_object *t, *ps;
+	harness_resp_t r;
+	int64_t err = -1;
+
+	CU_ASSERT_EQUAL_FATAL(harness_client_request(c, PROTO_API_METADATA, pack_metadata_auto,
+						     (void *)named, T_MS, &r), HARNESS_OK);
+	t = find_topic(r.body, "md-auto");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL(harness_obj_int(t, "error_code", -1), BROOK_ERR_LEADER_NOT_AVAILABLE);
+	harness_resp_destroy(&r);
+	CU_ASSERT_EQUAL_FATAL(harness_topic_wait_leaders(harness_broker_port(broker), "md-auto", 2,
+							 T_MS), 0);
+	CU_ASSERT_EQUAL_FATAL(harness_client_request(c, PROTO_API_METADATA, pack_metadata_auto,
+						     (void *)named, T_MS, &r), HARNESS_OK);
+	t = find_topic(r.body, "md-auto");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL(harness_obj_int(t, "error_code", -1), 0);
+	ps = harness_obj_get(t, "partitions");
+	CU_ASSERT(ps && ps->type == MSGPACK_OBJECT_ARRAY && ps->via.array.size == 2);
+	harness_resp_destroy(&r);
+	CU_ASSERT_EQUAL(produce_simple(c, "md-auto", "auto", 0, 3, 1), 0);
+
+	CU_ASSERT_EQUAL_FATAL(harness_client_request(c, PROTO_API_METADATA, pack_metadata_auto,
+						     (void *)bad, T_MS, &r), HARNESS_OK);
+	t = find_topic(r.body, "bad/name");
+	if (t)
+		err = harness_obj_int(t, "error_code", -1);
+	CU_ASSERT_EQUAL(err, BROOK_ERR_INVALID_TOPIC_EXCEPTION);
 	harness_resp_destroy(&r);
 	harness_client_close(c);
 }
@@ -682,7 +735,7 @@ static void test_clean_restart(void)
 
 	CU_ASSERT_EQUAL_FATAL(harness_broker_restart(broker), 0);
 	CU_ASSERT(harness_broker_log_contains(broker, "(clean shutdown)"));
-	CU_ASSERT_FALSE(harness_broker_log_contains(broker, "(unclean shutdown)"));
+	CU_ASSERT_FALSE(harness_broker_log_contains(broker, "(unclean shutdown"));
 	CU_ASSERT_EQUAL_FATAL(harness_topic_wait_leaders(harness_broker_port(broker), "rs-clean", 2,
 							 30000), 0);
 	c = connect_or_die();
@@ -716,15 +769,22 @@ static void test_kill9_restart(void)
 								  &corrs[nsent]), HARNESS_OK);
 		free(batch);
 	}
-	CU_ASSERT_EQUAL_FATAL(harness_broker_kill9(broker), 0);
-	for (;;) {
+	/* A third answered, then the kill, so some are acknowledged and some
+	 * are surely in flight. */
+	for (int killed = 0;;) {
 		harness_resp_t r;
 		const msgpack_object *t, *p;
-		int rc = harness_client_recv_response(c, T_MS, &r);
+		int rc;
 
+		if (!killed && nresp >= N / 3) {
+			CU_ASSERT_EQUAL_FATAL(harness_broker_kill9(broker), 0);
+			killed = 1;
+		}
+		rc = harness_client_recv_response(c, T_MS, &r);
 		if (rc != HARNESS_OK) {
 			/* the kill closed the connection */
 			CU_ASSERT_EQUAL(rc, HARNESS_CLOSED);
+			CU_ASSERT(killed);
 			break;
 		}
 		CU_ASSERT_EQUAL(r.correlation_id, corrs[nresp]);
@@ -737,14 +797,17 @@ static void test_kill9_restart(void)
 				(int64_t)nresp * PER);
 		harness_resp_destroy(&r);
 		acked = (int64_t)++nresp * PER;
-		if (nresp == nsent)
+		if (nresp == nsent) {
+			if (!killed)
+				CU_ASSERT_EQUAL_FATAL(harness_broker_kill9(broker), 0);
 			break;
+		}
 	}
 	harness_client_close(c);
 	fprintf(stderr, "kill -9 with %d of %d produces acknowledged\n", nresp, nsent);
 
 	CU_ASSERT_EQUAL_FATAL(harness_broker_resume(broker), 0);
-	CU_ASSERT(harness_broker_log_contains(broker, "(unclean shutdown)"));
+	CU_ASSERT(harness_broker_log_contains(broker, "(unclean shutdown"));
 	CU_ASSERT_EQUAL_FATAL(harness_topic_wait_leaders(harness_broker_port(broker), "rs-kill", 1,
 							 30000), 0);
 	c = connect_or_die();
@@ -781,6 +844,8 @@ int main(void)
 	static const harness_test_t tests[] = {
 		{ "ApiVersions lists the client APIs", test_api_versions },
 		{ "Metadata: all, named, unknown, brokers, cluster id", test_metadata },
+		{ "Metadata auto-creates topics (auto.create.topics.enable)",
+		  test_metadata_auto_create },
 		{ "Produce acks=1: consecutive base offsets", test_produce_acks1 },
 		{ "Produce acks=0: no response, record written", test_produce_acks0 },
 		{ "Produce acks=5: INVALID_REQUIRED_ACKS", test_produce_bad_acks },
@@ -794,6 +859,7 @@ int main(void)
 		{ "kill -9 keeps every acknowledged record", test_kill9_restart },
 		{ NULL, NULL },
 	};
+	static const char *const overrides[] = { "num.partitions=2", NULL };
 	int rc;
 
 	rng = ((uint64_t)harness_seed() << 1) | 1;
@@ -801,7 +867,7 @@ int main(void)
 		fprintf(stderr, "test_broker_api: cannot start ZooKeeper\n");
 		return 1;
 	}
-	if (!(broker = harness_broker_start(zk(), 1, NULL))) {
+	if (!(broker = harness_broker_start(zk(), 1, overrides))) {
 		fprintf(stderr, "test_broker_api: cannot start brookd\n");
 		harness_broker_stop_all();
 		harness_zk_stop(ens);
