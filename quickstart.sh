@@ -90,7 +90,6 @@ fi
 "$BROOK" cluster -z "$ZK"
 
 "$BROOK" topics -z "$ZK" create --topic quickstart --partitions 3 --replication-factor 1 --if-not-exists
-"$BROOK" topics -z "$ZK" describe --topic quickstart
 BOOT=127.0.0.1:$BROKER_PORT,127.0.0.1:$((BROKER_PORT + 1)),127.0.0.1:$((BROKER_PORT + 2))
 
 echo
@@ -99,6 +98,8 @@ printf 'alice:hello\nbob:from\ncarol:brook\nalice:again\nbob:bye\n' |
 	"$BROOK" produce -b "$BOOT" -t quickstart -K : --delivery-report
 echo "== consuming everything back (partition, offset, key, value)"
 "$BROOK" consume -b "$BOOT" -t quickstart -o beginning -e -f '%p\t%o\t%k\t%s\n'
+echo "== the topic: its partitions, their replicas and leaders"
+"$BROOK" topics -z "$ZK" describe --topic quickstart
 
 cat <<MSG
 
