@@ -48,7 +48,7 @@ static void answer(broker_t *b, msgpack_packer *pk, const char *name, uint32_t n
 		} else {
 			char msg[256];
 
-			err = log_offset_for_time(p->log, ts, &offset, msg, sizeof(msg));
+			err = log_offset_for_time(p->log, ts, &offset, &rts, msg, sizeof(msg));
 			if (err) {
 				blog(BLOG_ERROR, "log", "%s-%d: offset for time: %s", p->topic, p->id,
 				     msg);
@@ -57,7 +57,8 @@ static void answer(broker_t *b, msgpack_packer *pk, const char *name, uint32_t n
 			} else if (offset >= 0 && consumer && offset >= p->high_watermark) {
 				offset = -1; /* not visible yet */
 			}
-			rts = offset >= 0 ? ts : -1;
+			if (offset < 0)
+				rts = -1;
 		}
 	}
 	msgpack_pack_map(pk, 5);

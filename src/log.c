@@ -576,7 +576,8 @@ void log_read_release(log_read_result_t *r)
 /* First record with timestamp >= ts in the batch at pos. */
 static brook_err_t first_record_at_time(log_segment_t *seg, uint64_t pos,
 					const record_batch_header_t *h, int64_t ts,
-					int64_t *offset, char *errstr, size_t errstr_size)
+					int64_t *offset, int64_t *found_ts, char *errstr,
+					size_t errstr_size)
 {
 	size_t size = record_batch_size(h), got;
 	record_batch_reader_t rd;
@@ -597,10 +598,13 @@ static brook_err_t first_record_at_time(log_segment_t *seg, uint64_t pos,
 			     "cannot decode batch at position %" PRIu64, pos);
 		return err == BROOK_ERR__NOMEM ? err : BROOK_ERR__CORRUPT;
 	}
+	/* the header's maxTimestamp said some record qualifies */
 	*offset = record_batch_last_offset(h);
+	*found_ts = h->max_timestamp;
 	while ((err = record_batch_reader_next(&rd, &rec)) == BROOK_ERR_NO_ERROR) {
 		if (rec.timestamp >= ts) {
 			*offset = rec.offset;
+			*found_ts = rec.timestamp;
 			break;
 		}
 	}
@@ -610,10 +614,11 @@ static brook_err_t first_record_at_time(log_segment_t *seg, uint64_t pos,
 									     : BROOK_ERR__CORRUPT;
 }
 
-brook_err_t log_offset_for_time(log_t *log, int64_t ts, int64_t *offset,
+brook_err_t log_offset_for_time(log_t *log, int64_t ts, int64_t *offset, int64_t *found_ts,
 				char *errstr, size_t errstr_size)
 {
 	*offset = -1;
+	*found_ts = -1;
 	for (size_t i = 0; i < log->nsegs; i++) {
 		log_segment_t *seg = log->segs[i];
 		record_batch_header_t h;
@@ -632,7 +637,8 @@ brook_err_t log_offset_for_time(log_t *log, int64_t ts, int64_t *offset,
 			if (err)
 				return err;
 			if (h.max_timestamp >= ts)
-				return first_record_at_time(seg, pos, &h, ts, offset, errstr, errstr_size);
+				return first_record_at_time(seg, pos, &h, ts, offset, found_ts, errstr,
+							    errstr_size);
 			pos += record_batch_size(&h);
 		}
 	}

@@ -122,8 +122,9 @@ brook_err_t log_read(log_t *log, int64_t offset, size_t max_bytes, int64_t upper
 void log_read_release(log_read_result_t *r);
 
 /* The offset of the first record with timestamp >= ts (ListOffsets by
- * time), or -1 when every record is older. */
-brook_err_t log_offset_for_time(log_t *log, int64_t ts, int64_t *offset,
+ * time) and that record's own timestamp (Kafka answers with it), or -1 and
+ * -1 when every record is older. */
+brook_err_t log_offset_for_time(log_t *log, int64_t ts, int64_t *offset, int64_t *found_ts,
 				char *errstr, size_t errstr_size);
 
 /* Removes every batch holding an offset >= offset (whole batches, so the

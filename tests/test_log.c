@@ -337,26 +337,30 @@ static void test_offset_for_time(void)
 	const char *dir = harness_tmpdir("log-time");
 	log_config_t cfg = small_cfg(4096, 512);
 	log_t *log = open_log(dir, &cfg, 0, 0, NULL);
-	int64_t off;
+	int64_t off, fts;
 
 	/* record i has timestamp NOW + 10 * i (batches of 4, ts step 1 inside,
 	 * so use one record per batch for exact expectations) */
 	for (int i = 0; i < 200; i++)
 		append_n(log, 1, 1, 30, NOW + 10 * i);
 	for (int i = 0; i < 200; i += 7) {
-		CU_ASSERT_EQUAL(log_offset_for_time(log, NOW + 10 * i, &off, err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(log_offset_for_time(log, NOW + 10 * i, &off, &fts, err, sizeof(err)), 0);
 		CU_ASSERT_EQUAL(off, i);
-		CU_ASSERT_EQUAL(log_offset_for_time(log, NOW + 10 * i - 5, &off, err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(fts, NOW + 10 * i);
+		CU_ASSERT_EQUAL(log_offset_for_time(log, NOW + 10 * i - 5, &off, &fts, err, sizeof(err)), 0);
 		CU_ASSERT_EQUAL(off, i);
+		CU_ASSERT_EQUAL(fts, NOW + 10 * i); /* the record's time, not the query's */
 	}
-	CU_ASSERT_EQUAL(log_offset_for_time(log, 0, &off, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(log_offset_for_time(log, 0, &off, &fts, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(off, 0);
-	CU_ASSERT_EQUAL(log_offset_for_time(log, NOW + 100000, &off, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(log_offset_for_time(log, NOW + 100000, &off, &fts, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(off, -1);
+	CU_ASSERT_EQUAL(fts, -1);
 	/* inside one batch: records at NOW+5000.. step 1 */
 	append_n(log, 1, 10, 30, NOW + 5000);
-	CU_ASSERT_EQUAL(log_offset_for_time(log, NOW + 5004, &off, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(log_offset_for_time(log, NOW + 5004, &off, &fts, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(off, 204);
+	CU_ASSERT_EQUAL(fts, NOW + 5004);
 	log_free(log);
 }
 
