@@ -175,3 +175,28 @@ int cli_log_last(cli_log_t *l, char *buf, size_t size)
 	pthread_mutex_unlock(&l->lock);
 	return rc;
 }
+
+int cli_client_property(const char *sub, brook_conf_t *conf, char *arg, int *log_print)
+{
+	char *eq = strchr(arg, '=');
+	char errstr[512];
+	brook_err_t err;
+
+	if (strcmp(arg, "help") == 0 || strcmp(arg, "list") == 0) {
+		brook_conf_print_help(stdout);
+		return -1;
+	}
+	if (!eq) {
+		cli_error(sub, "-X %s: expected KEY=VALUE", arg);
+		return CLI_USAGE;
+	}
+	*eq = 0;
+	*log_print |= strcmp(arg, "log_level") == 0;
+	err = brook_conf_set(conf, arg, eq + 1, errstr, sizeof(errstr));
+	*eq = '=';
+	if (err) {
+		cli_error(sub, "-X: %s", errstr);
+		return CLI_USAGE;
+	}
+	return CLI_OK;
+}

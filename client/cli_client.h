@@ -27,6 +27,12 @@
  * both of -b and -z were given); CLI_OK otherwise. */
 int cli_bootstrap(const char *sub, const char *bootstrap, const char *zookeeper, char **out);
 
+/* -X KEY=VALUE (or -X help): sets one client setting in conf. Returns
+ * CLI_OK when set, -1 when the help was printed (the command exits with
+ * CLI_OK), CLI_USAGE on a bad argument (one line printed). *log_print
+ * becomes 1 when the user set log_level. arg is left as it came. */
+int cli_client_property(const char *sub, brook_conf_t *conf, char *arg, int *log_print);
+
 typedef struct cli_log {
 	pthread_mutex_t lock;   /* the I/O thread writes, the command reads */
 	int print;              /* the user set log_level: print everything */

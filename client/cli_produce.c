@@ -247,25 +247,13 @@ int cli_produce(int argc, char **argv)
 			break;
 		case OPT_DELIVERY_REPORT: ctx.report = 1; break;
 		case 'X': {
-			char *eq = strchr(optarg, '=');
+			int x = cli_client_property(SUB, conf, optarg, &log_print);
 
-			if (strcmp(optarg, "help") == 0 || strcmp(optarg, "list") == 0) {
-				brook_conf_print_help(stdout);
-				rc = CLI_OK;
+			if (x != CLI_OK) {
+				if (x < 0)
+					rc = CLI_OK;
 				goto out;
 			}
-			if (!eq) {
-				cli_error(SUB, "-X %s: expected KEY=VALUE", optarg);
-				goto out;
-			}
-			*eq = 0;
-			log_print |= strcmp(optarg, "log_level") == 0;
-			if (brook_conf_set(conf, optarg, eq + 1, errstr, sizeof(errstr))) {
-				*eq = '=';
-				cli_error(SUB, "-X: %s", errstr);
-				goto out;
-			}
-			*eq = '=';
 			break;
 		}
 		case 'h':
