@@ -10,6 +10,7 @@ static const cli_command_t commands[] = {
 	{ "cluster", cli_cluster, "list the brokers and the controller" },
 	{ "produce", cli_produce, "send messages, one per input line" },
 	{ "consume", cli_consume, "print messages with a kcat-style format" },
+	{ "perf", cli_perf, "producer and consumer throughput and latency" },
 	{ NULL, NULL, NULL },
 };
 

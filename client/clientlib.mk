@@ -10,7 +10,7 @@ client_libbrook_a_SOURCES += \
 
 client_brook_SOURCES += \
 	client/cli_client.h client/cli_client.c \
-	client/cli_produce.c client/cli_consume.c
+	client/cli_produce.c client/cli_consume.c client/cli_perf.c
 
 # Unit tests: Kafka's murmur2 vectors; the settings table; the connection
 # layer against an in-test msgpack peer on 127.0.0.1 (framing, pipelining,

@@ -1,5 +1,5 @@
 #!/bin/bash
-# test_cli_client.sh - `brook produce` and `brook consume` without a
+# test_cli_client.sh - `brook produce`, `brook consume` and `brook perf` without a
 # cluster: --help, usage errors (exit 2), and a cluster that cannot be
 # reached (exit 1), each failure with exactly one line on stderr. The runs
 # against real brokers live in the end-to-end tests.
@@ -62,6 +62,15 @@ expect 2 1 "-c" -- consume -t t -b 127.0.0.1:1 -c 0
 expect 2 1 "%x" -- consume -t t -b 127.0.0.1:1 -f '%s %x'
 expect 2 1 "expected host:port" -- consume -t t -b localhost
 expect 2 1 "needs a value" -- consume -t
+expect 0 0 "" -- perf --help
+grep -q -- "--record-size" "$work/out" || fail "perf --help lacks --record-size"
+expect 2 1 "produce or consume" -- perf
+expect 2 1 "produce or consume" -- perf fetch -t t -b 127.0.0.1:1
+expect 2 1 "topic" -- perf produce -b 127.0.0.1:1
+expect 2 1 "-n" -- perf produce -t t -b 127.0.0.1:1 -n 0
+expect 2 1 "-s" -- perf produce -t t -b 127.0.0.1:1 -s -1
+expect 2 1 "acks" -- perf produce -t t -b 127.0.0.1:1 --acks 3
+expect 2 1 "unknown setting" -- perf consume -t t -b 127.0.0.1:1 -X no.such=1
 
 # no cluster: exit 1, one line that says why
 printf 'a\nb\n' >"$work/in"
@@ -70,6 +79,10 @@ expect 1 1 "2 of 2 messages failed.*Connection refused" -- produce -t t -b 127.0
 	-X request.timeout.ms=300 -X delivery.timeout.ms=800
 input=/dev/null
 expect 1 1 "Connection refused" -- consume -t t -b 127.0.0.1:1 \
+	-X topic.metadata.propagation.max.ms=500
+expect 1 1 "10 records failed" -- perf produce -t t -b 127.0.0.1:1 -n 10 \
+	-X request.timeout.ms=300 -X delivery.timeout.ms=800
+expect 1 1 "Connection refused" -- perf consume -t t -b 127.0.0.1:1 \
 	-X topic.metadata.propagation.max.ms=500
 expect 1 1 "no-such-file" -- produce -t t -b 127.0.0.1:1 -f "$work/no-such-file"
 # an empty input is no error
