@@ -27,3 +27,8 @@ tests_test_client_LDADD = $(TEST_LIBS) $(BROOK_CLIENT_LIBS)
 # `brook produce|consume` without a cluster: help, usage errors, exit codes.
 TESTS += tests/test_cli_client.sh
 EXTRA_DIST += tests/test_cli_client.sh
+
+# `brook` and `brookd` together against a real ZooKeeper: topics, keyed
+# produce and consume, perf, SIGTERM and restart.
+TESTS += tests/test_cli_e2e.sh
+EXTRA_DIST += tests/test_cli_e2e.sh

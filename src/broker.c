@@ -198,6 +198,22 @@ static void on_registered(void *opaque)
 {
 	broker_t *b = opaque;
 	const broker_conf_t *c = b->conf;
+
+	if (b->state != BROKER_STARTING)
+		return;
+	net_server_accept(b->net, 1);
+	b->state = BROKER_RUNNING;
+	reconcile(b);
+	blog(BLOG_INFO, "broker", "broker %d serving on %s:%d (cluster %s)", b->id,
+	     c->listener[0].host, net_server_port(b->net), broker_zk_cluster_id(b->zk));
+}
+
+/* Binds the listener before registering, as Kafka does, so a taken port
+ * stops startup before the broker is announced and port 0 can be
+ * advertised as the port the kernel chose; it accepts once registered. */
+static brook_err_t open_listener(broker_t *b, char *errstr, size_t errstr_size)
+{
+	const broker_conf_t *c = b->conf;
 	net_limits_t lim = {
 		.request_max_bytes = (size_t)c->socket_request_max_bytes,
 		.output_max_bytes = (size_t)c->connection_output_max_bytes,
@@ -205,18 +221,16 @@ static void on_registered(void *opaque)
 		.max_in_flight = 1000,
 	};
 	char err[512];
+	brook_err_t rc;
 
-	if (b->state != BROKER_STARTING)
-		return;
-	if (net_server_new(b->loop, c->listener[0].host, c->listener[0].port, &lim,
-			   handler_request, b, &b->net, err, sizeof(err))) {
-		broker_fatal(b, "listeners: %s", err);
-		return;
+	rc = net_server_new(b->loop, c->listener[0].host, c->listener[0].port, &lim,
+			    handler_request, b, &b->net, err, sizeof(err));
+	if (rc) {
+		brook_errstr(errstr, errstr_size, "listeners: %s", err);
+		return rc;
 	}
-	b->state = BROKER_RUNNING;
-	reconcile(b);
-	blog(BLOG_INFO, "broker", "broker %d serving on %s:%d (cluster %s)", b->id,
-	     c->listener[0].host, net_server_port(b->net), broker_zk_cluster_id(b->zk));
+	net_server_accept(b->net, 0);
+	return BROOK_ERR_NO_ERROR;
 }
 
 static void on_retention(struct ev_loop *loop, ev_timer *w, int revents)
@@ -314,10 +328,12 @@ brook_err_t broker_start(broker_t *b, struct ev_loop *loop, const broker_conf_t 
 		     ld->nparts == 0 ? "" : ld->had_clean_shutdown ? " (clean shutdown)"
 								 : " (unclean shutdown: recovered)");
 	}
+	if ((err = open_listener(b, errstr, errstr_size)))
+		return err;
 	memset(&ep, 0, sizeof(ep));
 	snprintf(ep.listener, sizeof(ep.listener), "BROOK");
 	snprintf(ep.host, sizeof(ep.host), "%s", conf->advertised.host);
-	ep.port = conf->advertised.port;
+	ep.port = conf->advertised.port ? conf->advertised.port : net_server_port(b->net);
 	err = broker_zk_new(loop, conf->zookeeper_connect, conf->zookeeper_session_timeout_ms,
 			    conf->zookeeper_connection_timeout_ms, conf->broker_id,
 			    (const char *const *)conf->log_dir, conf->log_dir_cnt, &ep, 1, NULL, &cb,

@@ -66,6 +66,7 @@ struct net_conn {
 struct net_server {
 	struct ev_loop *loop;
 	int fd, port;
+	int paused;           /* bound and listening, not accepting yet */
 	ev_io accept_io;
 	ev_timer accept_retry, idle_timer;
 	net_limits_t lim;
@@ -502,7 +503,7 @@ static void on_accept_retry(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	net_server_t *s = w->data;
 
-	if (s->fd >= 0)
+	if (s->fd >= 0 && !s->paused)
 		ev_io_start(loop, &s->accept_io);
 }
 
@@ -589,6 +590,19 @@ brook_err_t net_server_new(struct ev_loop *loop, const char *host, int port,
 	}
 	*out = s;
 	return BROOK_ERR_NO_ERROR;
+}
+
+void net_server_accept(net_server_t *s, int on)
+{
+	s->paused = !on;
+	if (s->fd < 0)
+		return;
+	if (on) {
+		ev_io_start(s->loop, &s->accept_io);
+	} else {
+		ev_io_stop(s->loop, &s->accept_io);
+		ev_timer_stop(s->loop, &s->accept_retry);
+	}
 }
 
 int net_server_port(const net_server_t *s)

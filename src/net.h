@@ -63,6 +63,10 @@ brook_err_t net_server_new(struct ev_loop *loop, const char *host, int port,
 			   const net_limits_t *limits, net_request_cb *cb, void *opaque,
 			   net_server_t **out, char *errstr, size_t errstr_size);
 int net_server_port(const net_server_t *s);
+/* Stops (0) or resumes (1) accepting; the socket stays bound and
+ * listening, so clients that come meanwhile wait in the backlog. A new
+ * server accepts at once. */
+void net_server_accept(net_server_t *s, int on);
 const net_stats_t *net_server_stats(const net_server_t *s);
 /* Closes the listener; open connections carry on. */
 void net_server_stop_accepting(net_server_t *s);

@@ -1,0 +1,218 @@
+#!/bin/bash
+# test_cli_e2e.sh - the `brook` and `brookd` binaries together, as a user
+# runs them: a real one-server ZooKeeper (zk/zk-ensemble), one brookd on a
+# port the kernel picks (advertised in its registration), then
+#   brook topics create / describe, brook cluster;
+#   brook produce -K : --delivery-report, and brook consume -e -f with kcat
+#   tokens, compared line by line (keys on the partitions the reports gave);
+#   -p, -o -N, -c; produce --acks 0 and all;
+#   auto-creation of a topic by produce;
+#   brook perf produce / consume (their counts, not their speed);
+#   SIGTERM: a clean shutdown, and a restart that serves the same data.
+# Every command runs under `timeout`; everything started is stopped by pid.
+#
+# Exit: 0 pass, 1 fail, 77 skip (no ZooKeeper installed), 99 hard error.
+set -u
+
+top_src=${BROOK_TOP_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+top_build=${BROOK_TOP_BUILDDIR:-$(pwd)}
+brook=$top_build/client/brook
+brookd=$top_build/src/brookd
+ensemble=$top_src/zk/zk-ensemble
+step_timeout=60
+
+for f in "$brook" "$brookd" "$ensemble"; do
+	[ -x "$f" ] || { echo "test_cli_e2e: $f not built" >&2; exit 99; }
+done
+if ! command -v java >/dev/null || [ ! -f /usr/share/java/zookeeper.jar ]; then
+	echo "test_cli_e2e: SKIP: ZooKeeper (Debian package 'zookeeper') is not installed" >&2
+	exit 77
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/brook-cli-e2e.XXXXXX") || exit 99
+broker_pid=
+cleanup() {
+	if [ -n "$broker_pid" ] && kill -0 "$broker_pid" 2>/dev/null; then
+		kill -KILL "$broker_pid" 2>/dev/null
+		wait "$broker_pid" 2>/dev/null
+	fi
+	"$ensemble" stop --dir "$work/zk" >/dev/null 2>&1
+	[ -n "${BROOK_KEEP_TMP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+failures=0
+fail() {
+	echo "FAIL: $*" >&2
+	failures=$((failures + 1))
+}
+
+# --- ZooKeeper and the broker ---------------------------------------------------
+
+started=
+for attempt in $(seq 0 11); do
+	port=$((20000 + (($$ * 11 + attempt * 137 + 7) % 600) * 30))
+	"$ensemble" start --servers 1 --base-port "$port" --dir "$work/zk" --timeout 60 \
+		--owner-pid $$ >"$work/ensemble.out" 2>&1
+	rc=$?
+	if [ $rc = 0 ]; then
+		started=1
+		break
+	fi
+	[ $rc = 3 ] || break
+done
+if [ -z "$started" ]; then
+	echo "test_cli_e2e: zk-ensemble start failed (status $rc):" >&2
+	cat "$work/ensemble.out" >&2
+	exit 99
+fi
+zk=127.0.0.1:$port
+
+cat >"$work/server.properties" <<CONF
+broker.id=5
+listeners=BROOK://127.0.0.1:0
+log.dirs=$work/logs
+zookeeper.connect=$zk
+zookeeper.session.timeout.ms=6000
+num.partitions=2
+CONF
+
+# Starts brookd and waits until `brook cluster` shows it; sets $bs.
+start_broker() {
+	"$brookd" "$work/server.properties" >>"$work/brookd.log" 2>&1 &
+	broker_pid=$!
+	bs=
+	for _ in $(seq 1 300); do
+		bs=$(timeout 10 "$brook" cluster -z "$zk" 2>/dev/null |
+			sed -n 's/^Broker: 5\tEndpoints: BROOK:\/\/\([^[:space:]]*\).*/\1/p')
+		[ -n "$bs" ] && return 0
+		kill -0 "$broker_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "test_cli_e2e: brookd did not register:" >&2
+	cat "$work/brookd.log" >&2
+	exit 99
+}
+
+# run WANT_STATUS ARGS... (stdin from $input): brook, keeping its output.
+input=/dev/null
+run() {
+	local want=$1 rc
+	shift
+	timeout "$step_timeout" "$brook" "$@" <"$input" >"$work/out" 2>"$work/err"
+	rc=$?
+	[ "$rc" = "$want" ] || fail "brook $*: exit $rc, expected $want; stderr: $(head -c 500 "$work/err")"
+	[ "$rc" = "$want" ]
+}
+
+start_broker
+case "$bs" in
+127.0.0.1:0 | "") fail "the broker advertised port 0 ($bs)" ;;
+esac
+echo "test_cli_e2e: ZooKeeper $zk, brookd pid $broker_pid at $bs"
+
+run 0 cluster -z "$zk" && grep -q "^Broker: 5	Endpoints: BROOK://$bs" "$work/out" ||
+	fail "cluster does not list broker 5 at $bs: $(cat "$work/out")"
+run 0 topics -z "$zk" create --topic e2e --partitions 3 --replication-factor 1
+grep -q "Created topic e2e." "$work/out" || fail "create did not say so: $(cat "$work/out")"
+
+# --- keyed produce with delivery reports, consume back -------------------------------
+
+for i in $(seq 1 3000); do
+	echo "key$((i % 37)):value-$i"
+done >"$work/in"
+input=$work/in
+run 0 produce -b "$bs" -t e2e -K : --acks 1 --delivery-report
+input=/dev/null
+sort -t '	' -k1,1n -k2,2n "$work/out" >"$work/reports"
+[ "$(wc -l <"$work/reports")" = 3000 ] || fail "$(wc -l <"$work/reports") delivery reports, expected 3000"
+# one partition per key
+if [ "$(cut -f1,3 "$work/reports" | sort -u | cut -f2 | sort | uniq -d | wc -l)" != 0 ]; then
+	fail "a key went to two partitions"
+fi
+# offsets 0..n-1 on each partition
+awk -F'\t' '$2 != n[$1]++ { bad = 1 } END { exit bad }' "$work/reports" ||
+	fail "delivery offsets are not contiguous per partition"
+
+run 0 consume -b "$bs" -t e2e -o beginning -e -f '%p\t%o\t%k\t%s\n'
+sort -t '	' -k1,1n -k2,2n "$work/out" >"$work/consumed"
+cmp -s "$work/reports" "$work/consumed" ||
+	fail "consumed messages differ from the delivery reports: $(diff "$work/reports" "$work/consumed" | head -5)"
+# per partition, the consumer's order is the offset order
+awk -F'\t' '{ if ($1 in last && $2 != last[$1] + 1) bad = 1; last[$1] = $2 } END { exit bad }' \
+	"$work/out" || fail "consume printed a partition out of order"
+
+# -p, -o -N and -c
+p0=$(awk -F'\t' '$1 == 0' "$work/reports" | wc -l)
+run 0 consume -b "$bs" -t e2e -p 0 -o -5 -e -f '%p %o\n'
+[ "$(cat "$work/out")" = "$(seq $((p0 - 5)) $((p0 - 1)) | sed 's/^/0 /')" ] ||
+	fail "-p 0 -o -5 printed: $(cat "$work/out")"
+run 0 consume -b "$bs" -t e2e -c 7 -f '%s\n'
+[ "$(wc -l <"$work/out")" = 7 ] || fail "-c 7 printed $(wc -l <"$work/out") lines"
+
+# --acks 0 and all, -p, -f FILE
+printf 'a\nb\nc\n' >"$work/abc"
+run 0 produce -b "$bs" -t e2e -p 2 --acks 0 -f "$work/abc"
+run 0 produce -b "$bs" -t e2e -p 2 --acks all -f "$work/abc" --delivery-report
+[ "$(cut -f1 "$work/out" | sort -u)" = 2 ] || fail "-p 2 reports: $(cat "$work/out")"
+run 0 consume -b "$bs" -t e2e -p 2 -o -6 -e -f '%s\n'
+[ "$(tr '\n' ' ' <"$work/out")" = "a b c a b c " ] ||
+	fail "acks 0 then all: partition 2 ends with: $(tr '\n' ' ' <"$work/out")"
+
+# --- a topic created by producing to it (auto.create.topics.enable) -------------------
+
+input=$work/abc
+run 0 produce -b "$bs" -t auto-made --delivery-report
+input=/dev/null
+run 0 topics -z "$zk" describe --topic auto-made
+grep -q "PartitionCount: 2" "$work/out" || fail "auto-created topic: $(cat "$work/out")"
+
+# --- brook perf -------------------------------------------------------------------------
+
+run 0 topics -z "$zk" create --topic perf --partitions 2 --replication-factor 1
+run 0 perf produce -b "$bs" -t perf -n 20000 -s 100
+grep -q "^20000 records sent, .* records/sec (.* MB/sec), .* 99.9th\.$" "$work/out" ||
+	fail "perf produce printed: $(cat "$work/out")"
+run 0 perf consume -b "$bs" -t perf
+grep -q "^20000 records received, 1.91 MB" "$work/out" ||
+	fail "perf consume printed: $(cat "$work/out")"
+run 0 perf consume -b "$bs" -t perf -m 500
+grep -q "^500 records received" "$work/out" || fail "perf consume -m 500 printed: $(cat "$work/out")"
+
+# --- SIGTERM: clean shutdown, and the data is served again after a restart ---------------
+
+kill -TERM "$broker_pid"
+status=
+for _ in $(seq 1 200); do
+	if ! kill -0 "$broker_pid" 2>/dev/null; then
+		wait "$broker_pid"
+		status=$?
+		break
+	fi
+	sleep 0.1
+done
+[ "$status" = 0 ] || fail "brookd did not exit 0 on SIGTERM (status ${status:-still running})"
+grep -q "deregistering broker 5" "$work/brookd.log" || fail "no deregistration in the log"
+run 0 cluster -z "$zk"
+grep -q "^Broker: 5" "$work/out" && fail "broker 5 still registered after SIGTERM"
+
+start_broker
+grep -q "(clean shutdown)" "$work/brookd.log" || fail "the restart did not find a clean shutdown"
+run 0 consume -b "$bs" -t e2e -o beginning -e -f '%p\t%o\t%k\t%s\n'
+# minus the six keyless a, b, c sent to partition 2 after the first read
+sort -t '	' -k1,1n -k2,2n "$work/out" | awk -F'\t' '!($1 == 2 && $3 == "")' >"$work/again"
+cmp -s "$work/consumed" "$work/again" ||
+	fail "after the restart the topic reads differently: $(diff "$work/consumed" "$work/again" | head -5)"
+
+kill -TERM "$broker_pid"
+wait "$broker_pid"
+broker_pid=
+
+if [ "$failures" -gt 0 ]; then
+	echo "test_cli_e2e: $failures failure(s); broker log:" >&2
+	tail -n 30 "$work/brookd.log" >&2
+	exit 1
+fi
+echo "test_cli_e2e: all passed"
+exit 0
