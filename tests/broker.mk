@@ -15,3 +15,10 @@ tests_test_broker_api_LDADD = $(BROKER_TEST_LIBS)
 tests_test_broker_badinput_LDADD = $(BROKER_TEST_LIBS)
 EXTRA_tests_test_broker_api_DEPENDENCIES = src/brookd
 EXTRA_tests_test_broker_badinput_DEPENDENCIES = src/brookd
+
+# The issue's acceptance test: 100,000 keyed messages through libbrook's
+# public API to a 3-partition topic and back, then kill -9 mid-produce.
+check_PROGRAMS += tests/test_e2e
+TESTS += tests/test_e2e
+tests_test_e2e_LDADD = $(BROKER_TEST_LIBS)
+EXTRA_tests_test_e2e_DEPENDENCIES = src/brookd
