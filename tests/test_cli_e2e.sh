@@ -112,8 +112,25 @@ case "$bs" in
 esac
 echo "test_cli_e2e: ZooKeeper $zk, brookd pid $broker_pid at $bs"
 
+# startup refusals: one clear line, non-zero exit, nothing registered
+bport=${bs##*:}
+printf 'broker.id=6\nlisteners=BROOK://127.0.0.1:%s\nlog.dirs=%s\nzookeeper.connect=%s\n' \
+	"$bport" "$work/logs6" "$zk" >"$work/taken.properties"
+timeout "$step_timeout" "$brookd" "$work/taken.properties" >"$work/taken.log" 2>&1
+rc=$?
+[ "$rc" = 1 ] || fail "brookd on a taken port: exit $rc, expected 1"
+grep -q "listen on 127.0.0.1:$bport: Address already in use" "$work/taken.log" ||
+	fail "brookd on a taken port said: $(tail -n 3 "$work/taken.log")"
+printf 'broker.id=7\nzookeeper.connect=%s\nlog.segment.bytes=12\n' "$zk" >"$work/bad.properties"
+timeout "$step_timeout" "$brookd" "$work/bad.properties" >"$work/bad.log" 2>&1
+rc=$?
+[ "$rc" = 1 ] || fail "brookd with a bad value: exit $rc, expected 1"
+grep -q "bad.properties:3: log.segment.bytes: must be an integer between 1024" "$work/bad.log" ||
+	fail "brookd with a bad value said: $(cat "$work/bad.log")"
+
 run 0 cluster -z "$zk" && grep -q "^Broker: 5	Endpoints: BROOK://$bs" "$work/out" ||
 	fail "cluster does not list broker 5 at $bs: $(cat "$work/out")"
+grep -q "^Broker: [67]" "$work/out" && fail "a refused broker registered: $(cat "$work/out")"
 run 0 topics -z "$zk" create --topic e2e --partitions 3 --replication-factor 1
 grep -q "Created topic e2e." "$work/out" || fail "create did not say so: $(cat "$work/out")"
 
