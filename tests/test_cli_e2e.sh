@@ -50,9 +50,12 @@ fail() {
 
 # --- ZooKeeper and the broker ---------------------------------------------------
 
+# Base ports from our pid, 30 apart (an ensemble uses P..P+23), in
+# 20000..31999, below Linux's ephemeral ports (32768 up) that connections
+# and port-0 listeners take; zk-ensemble exits 3 when a port is taken.
 started=
 for attempt in $(seq 0 11); do
-	port=$((20000 + (($$ * 11 + attempt * 137 + 7) % 600) * 30))
+	port=$((20000 + (($$ * 11 + attempt * 137 + 7) % 400) * 30))
 	"$ensemble" start --servers 1 --base-port "$port" --dir "$work/zk" --timeout 60 \
 		--owner-pid $$ >"$work/ensemble.out" 2>&1
 	rc=$?
