@@ -1,4 +1,5 @@
 /* cli_client.c - finding the cluster (-b or -z) and keeping the library's log. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,4 +200,49 @@ int cli_client_property(const char *sub, brook_conf_t *conf, char *arg, int *log
 		return CLI_USAGE;
 	}
 	return CLI_OK;
+}
+
+int cli_client_setup(const char *sub, int argc, char **argv, const char *topic,
+		     const char *bootstrap, const char *zookeeper, brook_conf_t *conf)
+{
+	char errstr[512], *servers = NULL;
+	int rc;
+
+	if (optind < argc) {
+		cli_error(sub, "unexpected argument \"%s\" (see --help)", argv[optind]);
+		return CLI_USAGE;
+	}
+	if (!topic || !*topic) {
+		cli_error(sub, "-t/--topic TOPIC is required");
+		return CLI_USAGE;
+	}
+	if ((rc = cli_bootstrap(sub, bootstrap, zookeeper, &servers)) != CLI_OK)
+		return rc;
+	if (brook_conf_set(conf, "bootstrap.servers", servers, errstr, sizeof(errstr))) {
+		cli_error(sub, "-b: %s", errstr);
+		rc = CLI_USAGE;
+	}
+	free(servers);
+	return rc;
+}
+
+int cli_client_bad_option(const char *sub, int c, char **argv)
+{
+	if (c == ':')
+		cli_error(sub, "%s needs a value", argv[optind - 1]);
+	else
+		cli_error(sub, "unknown option %s (see --help)", argv[optind - 1]);
+	return CLI_USAGE;
+}
+
+void cli_client_catch_signals(void (*fn)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fn;
+	sa.sa_flags = (int)SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 }

@@ -33,6 +33,20 @@ int cli_bootstrap(const char *sub, const char *bootstrap, const char *zookeeper,
  * becomes 1 when the user set log_level. arg is left as it came. */
 int cli_client_property(const char *sub, brook_conf_t *conf, char *arg, int *log_print);
 
+/* After getopt: no stray argument, a topic, and bootstrap.servers set in
+ * conf from -b or -z (cli_bootstrap). CLI_OK, or the exit status with one
+ * line printed. */
+int cli_client_setup(const char *sub, int argc, char **argv, const char *topic,
+		     const char *bootstrap, const char *zookeeper, brook_conf_t *conf);
+
+/* getopt's ':' (missing value) and unknown-option cases: prints the line
+ * and returns CLI_USAGE. */
+int cli_client_bad_option(const char *sub, int c, char **argv);
+
+/* SIGINT and SIGTERM call fn once; the next one acts as usual, so a
+ * second Ctrl-C still kills a command that does not stop. */
+void cli_client_catch_signals(void (*fn)(int));
+
 typedef struct cli_log {
 	pthread_mutex_t lock;   /* the I/O thread writes, the command reads */
 	int print;              /* the user set log_level: print everything */

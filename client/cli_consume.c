@@ -217,14 +217,13 @@ static int run(brook_conf_t *conf, const consume_opts_t *o)
 int cli_consume(int argc, char **argv)
 {
 	const char *bootstrap = NULL, *zookeeper = NULL;
-	char errstr[512], *servers = NULL, bad[8];
+	char bad[8];
 	consume_opts_t o = {
 		.partition = -1,
 		.offset = BROOK_OFFSET_BEGINNING,
 		.format = "%s\\n",
 	};
 	brook_conf_t *conf = brook_conf_new();
-	struct sigaction sa;
 	cli_log_t log;
 	long long v;
 	int c, rc = CLI_USAGE, log_print = 0;
@@ -276,40 +275,21 @@ int cli_consume(int argc, char **argv)
 			usage(stdout);
 			rc = CLI_OK;
 			goto out;
-		case ':':
-			cli_error(SUB, "%s needs a value", argv[optind - 1]);
-			goto out;
 		default:
-			cli_error(SUB, "unknown option %s (see --help)", argv[optind - 1]);
+			rc = cli_client_bad_option(SUB, c, argv);
 			goto out;
 		}
 	}
-	if (optind < argc) {
-		cli_error(SUB, "unexpected argument \"%s\" (see --help)", argv[optind]);
+	if ((rc = cli_client_setup(SUB, argc, argv, o.topic, bootstrap, zookeeper, conf)) !=
+	    CLI_OK)
 		goto out;
-	}
-	if (!o.topic || !*o.topic) {
-		cli_error(SUB, "-t/--topic TOPIC is required");
-		goto out;
-	}
+	rc = CLI_USAGE;
 	if (format_check(o.format, bad, sizeof(bad))) {
 		cli_error(SUB, "-f: unknown format token \"%s\" (see --help)", bad);
 		goto out;
 	}
-	if ((rc = cli_bootstrap(SUB, bootstrap, zookeeper, &servers)) != CLI_OK)
-		goto out;
-	if (brook_conf_set(conf, "bootstrap.servers", servers, errstr, sizeof(errstr))) {
-		cli_error(SUB, "-b: %s", errstr);
-		rc = CLI_USAGE;
-		goto out;
-	}
 	/* Ctrl-C stops cleanly, with everything printed so far flushed. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sa.sa_flags = (int)SA_RESETHAND;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cli_client_catch_signals(on_signal);
 
 	/* consume reports errors through events; the log would only repeat
 	 * them, or tell about retries that worked */
@@ -321,7 +301,6 @@ int cli_consume(int argc, char **argv)
 		rc = CLI_FAIL;
 	}
 out:
-	free(servers);
 	brook_conf_free(conf);
 	cli_log_destroy(&log);
 	return rc;

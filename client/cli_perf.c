@@ -360,9 +360,8 @@ int cli_perf(int argc, char **argv)
 {
 	const char *bootstrap = NULL, *zookeeper = NULL, *topic = NULL, *mode;
 	long long count = 1000000, size = 100, rate = 0, limit = 0, timeout_ms = 10000;
-	char errstr[512], *servers = NULL;
+	char errstr[512];
 	brook_conf_t *conf = brook_conf_new();
-	struct sigaction sa;
 	cli_log_t log;
 	int c, rc = CLI_USAGE, log_print = 0, produce;
 
@@ -442,35 +441,15 @@ int cli_perf(int argc, char **argv)
 			usage(stdout);
 			rc = CLI_OK;
 			goto out;
-		case ':':
-			cli_error(SUB, "%s needs a value", argv[optind - 1]);
-			goto out;
 		default:
-			cli_error(SUB, "unknown option %s (see --help)", argv[optind - 1]);
+			rc = cli_client_bad_option(SUB, c, argv);
 			goto out;
 		}
 	}
-	if (optind < argc) {
-		cli_error(SUB, "unexpected argument \"%s\" (see --help)", argv[optind]);
+	if ((rc = cli_client_setup(SUB, argc, argv, topic, bootstrap, zookeeper, conf)) !=
+	    CLI_OK)
 		goto out;
-	}
-	if (!topic || !*topic) {
-		cli_error(SUB, "-t/--topic TOPIC is required");
-		goto out;
-	}
-	if ((rc = cli_bootstrap(SUB, bootstrap, zookeeper, &servers)) != CLI_OK)
-		goto out;
-	if (brook_conf_set(conf, "bootstrap.servers", servers, errstr, sizeof(errstr))) {
-		cli_error(SUB, "-b: %s", errstr);
-		rc = CLI_USAGE;
-		goto out;
-	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sa.sa_flags = (int)SA_RESETHAND;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cli_client_catch_signals(on_signal);
 	cli_log_install(&log, conf, log_print);
 	rc = produce ? run_produce(conf, topic, count, (int)size, rate)
 		     : run_consume(conf, topic, limit, timeout_ms);
@@ -479,7 +458,6 @@ int cli_perf(int argc, char **argv)
 		rc = CLI_FAIL;
 	}
 out:
-	free(servers);
 	brook_conf_free(conf);
 	cli_log_destroy(&log);
 	return rc;

@@ -195,12 +195,11 @@ int cli_produce(int argc, char **argv)
 {
 	const char *bootstrap = NULL, *zookeeper = NULL, *topic = NULL, *sep = NULL;
 	const char *file = NULL;
-	char errstr[512], *servers = NULL;
+	char errstr[512];
 	produce_ctx_t ctx = { 0 };
 	int32_t partition = BROOK_PARTITION_UA;
 	long rate = 0, v;
 	brook_conf_t *conf = brook_conf_new();
-	struct sigaction sa;
 	FILE *in = stdin;
 	cli_log_t log;
 	int c, rc = CLI_USAGE, log_print = 0;
@@ -260,29 +259,14 @@ int cli_produce(int argc, char **argv)
 			usage(stdout);
 			rc = CLI_OK;
 			goto out;
-		case ':':
-			cli_error(SUB, "%s needs a value", argv[optind - 1]);
-			goto out;
 		default:
-			cli_error(SUB, "unknown option %s (see --help)", argv[optind - 1]);
+			rc = cli_client_bad_option(SUB, c, argv);
 			goto out;
 		}
 	}
-	if (optind < argc) {
-		cli_error(SUB, "unexpected argument \"%s\" (see --help)", argv[optind]);
+	if ((rc = cli_client_setup(SUB, argc, argv, topic, bootstrap, zookeeper, conf)) !=
+	    CLI_OK)
 		goto out;
-	}
-	if (!topic || !*topic) {
-		cli_error(SUB, "-t/--topic TOPIC is required");
-		goto out;
-	}
-	if ((rc = cli_bootstrap(SUB, bootstrap, zookeeper, &servers)) != CLI_OK)
-		goto out;
-	if (brook_conf_set(conf, "bootstrap.servers", servers, errstr, sizeof(errstr))) {
-		cli_error(SUB, "-b: %s", errstr);
-		rc = CLI_USAGE;
-		goto out;
-	}
 	if (file && !(in = fopen(file, "r"))) {
 		cli_error(SUB, "%s: %s", file, strerror(errno));
 		rc = CLI_FAIL;
@@ -290,12 +274,7 @@ int cli_produce(int argc, char **argv)
 	}
 	/* Ctrl-C ends the input: what was read still goes out and is
 	 * reported; a second one kills as usual. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sa.sa_flags = (int)SA_RESETHAND;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cli_client_catch_signals(on_signal);
 
 	cli_log_install(&log, conf, log_print);
 	rc = run(conf, topic, partition, sep, in, rate, &ctx);
@@ -322,7 +301,6 @@ int cli_produce(int argc, char **argv)
 out:
 	if (in && in != stdin)
 		fclose(in);
-	free(servers);
 	brook_conf_free(conf);
 	cli_log_destroy(&log);
 	return rc;
