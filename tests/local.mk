@@ -5,3 +5,4 @@ tests_harness_libharness_a_SOURCES = \
 	tests/harness/harness.h tests/harness/harness_fs.c
 TEST_LIBS = tests/harness/libharness.a $(CUNIT_LIBS)
 include $(srcdir)/tests/broker.mk
+EXTRA_DIST += tests/harness/harness_zk.sh

@@ -50,27 +50,8 @@ fail() {
 
 # --- ZooKeeper and the broker ---------------------------------------------------
 
-# Base ports from our pid, 30 apart (an ensemble uses P..P+23), in
-# 20000..31999, below Linux's ephemeral ports (32768 up) that connections
-# and port-0 listeners take; zk-ensemble exits 3 when a port is taken.
-started=
-for attempt in $(seq 0 11); do
-	port=$((20000 + (($$ * 11 + attempt * 137 + 7) % 400) * 30))
-	"$ensemble" start --servers 1 --base-port "$port" --dir "$work/zk" --timeout 60 \
-		--owner-pid $$ >"$work/ensemble.out" 2>&1
-	rc=$?
-	if [ $rc = 0 ]; then
-		started=1
-		break
-	fi
-	[ $rc = 3 ] || break
-done
-if [ -z "$started" ]; then
-	echo "test_cli_e2e: zk-ensemble start failed (status $rc):" >&2
-	cat "$work/ensemble.out" >&2
-	exit 99
-fi
-zk=127.0.0.1:$port
+. "$top_src/tests/harness/harness_zk.sh"
+harness_zk_start test_cli_e2e "$work/zk" 7
 
 cat >"$work/server.properties" <<CONF
 broker.id=5
