@@ -8,7 +8,8 @@
 #   -p, -o -N, -c; produce --acks 0 and all;
 #   auto-creation of a topic by produce;
 #   brook perf produce / consume (their counts, not their speed);
-#   SIGTERM: a clean shutdown, and a restart that serves the same data.
+#   SIGTERM: a clean shutdown, and a restart that serves the same data;
+#   log.file, and SIGHUP reopening it.
 # Every command runs under `timeout`; everything started is stopped by pid.
 #
 # Exit: 0 pass, 1 fail, 77 skip (no ZooKeeper installed), 99 hard error.
@@ -209,6 +210,39 @@ cmp -s "$work/consumed" "$work/again" ||
 kill -TERM "$broker_pid"
 wait "$broker_pid"
 broker_pid=
+
+# --- log.file: timestamped, leveled lines; SIGHUP reopens it (logrotate) -----------------
+
+cat >"$work/b8.properties" <<CONF
+broker.id=8
+listeners=BROOK://127.0.0.1:0
+log.dirs=$work/logs8
+zookeeper.connect=$zk
+log.file=$work/b8.log
+CONF
+"$brookd" "$work/b8.properties" >"$work/b8.stderr" 2>&1 &
+broker_pid=$!
+for _ in $(seq 1 300); do
+	grep -q "serving on" "$work/b8.log" 2>/dev/null && break
+	sleep 0.1
+done
+grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z INFO \[broker\] broker 8 serving on' \
+	"$work/b8.log" || fail "log.file lacks a timestamped INFO line: $(tail -n 3 "$work/b8.log")"
+mv "$work/b8.log" "$work/b8.log.1"
+kill -HUP "$broker_pid"
+for _ in $(seq 1 100); do
+	grep -q "SIGHUP: log file reopened" "$work/b8.log" 2>/dev/null && break
+	sleep 0.1
+done
+grep -q "SIGHUP: log file reopened" "$work/b8.log" 2>/dev/null || fail "SIGHUP did not reopen log.file"
+kill -TERM "$broker_pid"
+wait "$broker_pid"
+rc=$?
+broker_pid=
+[ "$rc" = 0 ] || fail "broker 8 exited $rc on SIGTERM"
+grep -q "stopped" "$work/b8.log" || fail "the reopened log.file lacks the shutdown lines"
+grep -q "stopped" "$work/b8.log.1" && fail "the rotated log.file was still written after SIGHUP"
+[ -s "$work/b8.stderr" ] && fail "brookd wrote to stderr although log.file is set: $(head -c 300 "$work/b8.stderr")"
 
 if [ "$failures" -gt 0 ]; then
 	echo "test_cli_e2e: $failures failure(s); broker log:" >&2
