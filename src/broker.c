@@ -365,13 +365,16 @@ void broker_stop(broker_t *b)
 	stop_timer(b, &b->flush_timer);
 	stop_timer(b, &b->checkpoint_timer);
 	for (int i = 0; i < b->ndirs; i++) {
-		char err[512];
+		char err[512], path[4096];
 
+		/* log_dir_close frees the dir, its path with it */
+		snprintf(path, sizeof(path), "%s", b->dirs[i]->path);
 		/* A fatal error must not look like a clean shutdown if the
 		 * logs may be inconsistent; a config or ZooKeeper problem
 		 * leaves them fine, so they close cleanly either way. */
 		if (log_dir_close(b->dirs[i], err, sizeof(err)))
-			blog(BLOG_ERROR, "log", "closing %s: %s", b->dirs[i]->path, err);
+			blog(BLOG_ERROR, "log", "closing %s: %s (the next start recovers it)", path,
+			     err);
 	}
 	free(b->dirs);
 	b->dirs = NULL;
