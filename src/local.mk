@@ -39,3 +39,5 @@ tests_test_broker_zk_LDADD = $(TEST_LIBS) $(BROOKD_LIBS) $(BROOKZK_LIBS)
 check_LIBRARIES += tests/harness/libbrooklogtest.a
 tests_harness_libbrooklogtest_a_SOURCES = tests/harness/logtest.h tests/harness/logtest.c
 include $(srcdir)/src/server.mk
+include $(srcdir)/src/leader_epoch.mk
+include $(srcdir)/src/controller.mk

@@ -1,0 +1,1 @@
+# The controller: election through /controller, partition states, deletion.

@@ -1,0 +1,1 @@
+# Leader-epoch cache: the leader-epoch-checkpoint file of each partition.
