@@ -15,6 +15,7 @@
 #include "errstr.h"
 #include "handler.h"
 #include "metadata.h"
+#include "replica.h"
 
 int64_t broker_now_ms(void)
 {
@@ -120,6 +121,13 @@ static partition_t *host_partition(broker_t *b, const char *topic, int32_t id)
 		blog(BLOG_ERROR, "broker", "%s-%d: out of memory", topic, id);
 		return NULL;
 	}
+	/* What was committed when we last knew; without a checkpoint nothing
+	 * is known committed (a follower then fetches its log again). */
+	{
+		int64_t hw = replica_checkpointed_hw(b, dir->path, topic, id);
+
+		p->high_watermark = hw < 0 ? 0 : hw < log_end_offset(log) ? hw : log_end_offset(log);
+	}
 	return p;
 }
 
@@ -129,6 +137,37 @@ static int is_replica(const md_partition_t *mp, int32_t id)
 		if (mp->replicas[i] == id)
 			return 1;
 	return 0;
+}
+
+/* Copies what the view says of p (assignment, state znode) and lets
+ * replica.c act on it. Our own ISR writes update p before the watch brings
+ * them, so an older state version never overwrites a newer one. */
+static void copy_state(broker_t *b, partition_t *p, const md_partition_t *mp, int32_t leader)
+{
+	int was_leader = p->is_leader;
+	int32_t old_epoch = p->leader_epoch;
+	int32_t n = mp->nreplicas < PARTITION_MAX_REPLICAS ? mp->nreplicas : PARTITION_MAX_REPLICAS;
+
+	memcpy(p->replicas, mp->replicas, (size_t)n * sizeof(*p->replicas));
+	p->nreplicas = n;
+	if (mp->has_state && (mp->state_version >= p->state_version ||
+			      mp->leader_epoch != p->leader_epoch)) {
+		n = mp->nisr < PARTITION_MAX_REPLICAS ? mp->nisr : PARTITION_MAX_REPLICAS;
+		memcpy(p->isr, mp->isr, (size_t)n * sizeof(*p->isr));
+		p->nisr = n;
+		p->state_version = mp->state_version;
+		p->controller_epoch = mp->controller_epoch;
+	} else if (!mp->has_state) {
+		p->nisr = 0;
+		p->state_version = -1;
+	}
+	p->leader_id = leader;
+	p->leader_epoch = mp->has_state ? mp->leader_epoch : 0;
+	if ((leader == b->id) != p->is_leader || old_epoch != p->leader_epoch)
+		blog(BLOG_INFO, "broker", "%s-%d: %s (leader %d, epoch %d)", p->topic, p->id,
+		     leader == b->id ? "leading" : "following", leader, p->leader_epoch);
+	p->is_leader = leader == b->id;
+	replica_apply_state(b, p, was_leader, old_epoch);
 }
 
 /* Brings the hosted partitions in line with the cluster view: every
@@ -161,21 +200,19 @@ static void reconcile(broker_t *b)
 				 * records its leadership, once. */
 				broker_zk_claim_partition(b->zk, t->name, mp->id);
 			}
-			if ((leader == b->id) != p->is_leader)
-				blog(BLOG_INFO, "broker", "%s-%d: %s (leader %d, epoch %d)", t->name,
-				     mp->id, leader == b->id ? "leading" : "not leading", leader,
-				     mp->has_state ? mp->leader_epoch : 0);
-			p->is_leader = leader == b->id;
-			p->leader_epoch = mp->has_state ? mp->leader_epoch : 0;
+			copy_state(b, p, mp, leader);
 		}
 	}
 	for (size_t i = 0; i < b->parts.n; i++) {
 		partition_t *p = b->parts.parts[i];
 
-		if (!p->seen && p->is_leader) {
+		if (!p->seen && (p->is_leader || p->fetch_from >= 0)) {
 			blog(BLOG_INFO, "broker", "%s-%d: no longer assigned here; not serving it",
 			     p->topic, p->id);
 			p->is_leader = 0;
+			p->leader_id = -1;
+			replica_forget(b, p);
+			broker_partition_hw_advanced(b, p); /* waiters learn it is gone */
 		}
 	}
 }
@@ -279,6 +316,18 @@ static void on_checkpoint(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 }
 
+/* Kafka's replica.high.watermark.checkpoint.interval.ms */
+#define HW_CHECKPOINT_S 5.0
+
+static void on_hw_checkpoint(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	broker_t *b = w->data;
+	char err[512];
+
+	if (replica_checkpoint_hw(b, err, sizeof(err)))
+		blog(BLOG_ERROR, "replica", "high watermark checkpoint: %s", err);
+}
+
 static brook_err_t start_timer(broker_t *b, ev_timer **t, void (*cb)(struct ev_loop *, ev_timer *,
 								     int), double every)
 {
@@ -328,6 +377,8 @@ brook_err_t broker_start(broker_t *b, struct ev_loop *loop, const broker_conf_t 
 		     ld->nparts == 0 ? "" : ld->had_clean_shutdown ? " (clean shutdown)"
 								 : " (unclean shutdown: recovered)");
 	}
+	if ((err = replica_mgr_new(b, &b->replicas)))
+		return err;
 	if ((err = open_listener(b, errstr, errstr_size)))
 		return err;
 	memset(&ep, 0, sizeof(ep));
@@ -342,7 +393,8 @@ brook_err_t broker_start(broker_t *b, struct ev_loop *loop, const broker_conf_t 
 		return err;
 	if ((err = start_timer(b, &b->retention_timer, on_retention,
 			       (double)conf->log_retention_check_interval_ms / 1000.0)) ||
-	    (err = start_timer(b, &b->checkpoint_timer, on_checkpoint, 60.0)))
+	    (err = start_timer(b, &b->checkpoint_timer, on_checkpoint, 60.0)) ||
+	    (err = start_timer(b, &b->hw_timer, on_hw_checkpoint, HW_CHECKPOINT_S)))
 		return err;
 	/* Time-based flushing needs a tick at least as fine as its interval. */
 	flush_every = conf->log_flush_interval_ms < 1000 ? 0.05 : 1.0;
@@ -364,6 +416,16 @@ void broker_stop(broker_t *b)
 	stop_timer(b, &b->retention_timer);
 	stop_timer(b, &b->flush_timer);
 	stop_timer(b, &b->checkpoint_timer);
+	stop_timer(b, &b->hw_timer);
+	/* No fetcher may append once the logs close. */
+	replica_mgr_free(b->replicas);
+	{
+		char err[512];
+
+		if (b->ndirs && replica_checkpoint_hw(b, err, sizeof(err)))
+			blog(BLOG_ERROR, "replica", "high watermark checkpoint: %s", err);
+	}
+	b->replicas = NULL;
 	for (int i = 0; i < b->ndirs; i++) {
 		char err[512], path[4096];
 

@@ -26,6 +26,8 @@
 #include "partition.h"
 
 typedef struct fetch_waiter fetch_waiter_t;
+typedef struct produce_waiter produce_waiter_t;
+typedef struct replica_mgr replica_mgr_t;
 
 typedef enum broker_state {
 	BROKER_STARTING,
@@ -46,10 +48,12 @@ typedef struct broker {
 	broker_zk_t *zk;
 	net_server_t *net;
 	fetch_waiter_t *waiters;   /* long-poll fetches (handler_fetch.c) */
+	produce_waiter_t *produce_waiters; /* acks=all (handler_produce.c) */
+	replica_mgr_t *replicas;   /* followers, ISR, fetchers (replica.c) */
 	int exit_code;             /* for main(): 0, or 1 after a fatal error */
 	char fatal[1024];
 	/* periodic work */
-	ev_timer *retention_timer, *flush_timer, *checkpoint_timer;
+	ev_timer *retention_timer, *flush_timer, *checkpoint_timer, *hw_timer;
 	ev_timer stop_timer;       /* broker_fatal stops from the loop */
 } broker_t;
 
@@ -71,5 +75,8 @@ int64_t broker_now_ms(void);
 
 /* Called after a successful append to p: wakes waiting fetches. */
 void broker_partition_appended(broker_t *b, partition_t *p);
+/* p's high watermark grew (or p stopped being led here): answers the
+ * acks=all produces it satisfies and the consumer fetches now possible. */
+void broker_partition_hw_advanced(broker_t *b, partition_t *p);
 
 #endif

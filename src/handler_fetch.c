@@ -12,6 +12,7 @@
 
 #include "blog.h"
 #include "handler.h"
+#include "replica.h"
 
 typedef struct fetch_part {
 	char topic[LOG_TOPIC_MAX + 1];
@@ -277,6 +278,18 @@ void handler_fetch(handler_ctx_t *ctx)
 	}
 	w->b = ctx->b;
 	w->resp = ctx->resp;
+	if (w->replica_id >= 0) {
+		/* A follower's fetch offset is its log end: the leader's
+		 * view of it, the ISR and the high watermark move here. */
+		for (size_t i = 0; i < w->nparts; i++) {
+			partition_t *p;
+
+			if (!handler_partition_error(ctx->b, w->parts[i].topic,
+						     strlen(w->parts[i].topic), w->parts[i].partition,
+						     &p))
+				replica_follower_fetched(ctx->b, p, w->replica_id, w->parts[i].offset);
+		}
+	}
 	avail = available(ctx->b, w);
 	if (avail < 0 || avail >= w->min_bytes || w->max_wait_s <= 0. || w->nparts == 0) {
 		respond(ctx->b, w);

@@ -88,6 +88,10 @@ brook_err_t partition_add(partition_table_t *t, const char *topic, int32_t id, l
 	p->log = log;
 	p->dir = dir;
 	p->high_watermark = log_end_offset(log);
+	p->leader_id = -1;
+	p->fetch_from = -1;
+	p->fetch_epoch = -1;
+	p->state_version = -1;
 	i = lower_bound(t, topic, len, id);
 	memmove(&t->parts[i + 1], &t->parts[i], (t->n - i) * sizeof(*t->parts));
 	t->parts[i] = p;

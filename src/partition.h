@@ -1,11 +1,12 @@
 /*
  * partition.h - the partitions this broker hosts: each a log plus the
- * replication state the request handlers need (leader or not, leader
- * epoch, high watermark).
+ * replication state the request handlers and replica.c need: the state
+ * znode as last seen (leader, epoch, ISR and its zkVersion), and on a
+ * leader what each follower has fetched; on a follower, where it fetches.
  *
- * Until replication exists the leader's high watermark is its log end: the
- * ISR is the leader alone, so acks=all is satisfied by the leader's write,
- * which is exactly Kafka's rule for an ISR of one.
+ * The high watermark is the smallest log end offset over the ISR (the
+ * leader's own included) and only grows while this broker leads; with an
+ * ISR of one it is the leader's log end, Kafka's rule.
  *
  * Ownership: the table owns its partition_t entries; each log belongs to
  * the log dir it lives in (log_dir.h), the partition only points at it.
@@ -20,6 +21,17 @@
 #include "log_checkpoint.h"
 #include "log_dir.h"
 
+#define PARTITION_MAX_REPLICAS 64
+
+/* What a leader knows of one follower (Kafka's Replica). */
+typedef struct follower {
+	int32_t id;
+	int64_t leo;                /* -1: has not fetched since we lead */
+	int64_t last_caught_up_ms;  /* last time its fetch reached our log end */
+	int64_t last_fetch_leader_leo; /* our log end when it last fetched */
+	int64_t last_fetch_ms;
+} follower_t;
+
 typedef struct partition {
 	char topic[LOG_TOPIC_MAX + 1];
 	int32_t id;
@@ -30,6 +42,24 @@ typedef struct partition {
 	int64_t high_watermark;
 	int seen;               /* reconcile mark */
 	int offline;            /* storage error: refuses reads and writes */
+
+	/* the assignment and the state znode, as the view last showed them */
+	int32_t leader_id;      /* -1: none */
+	int32_t controller_epoch;
+	int32_t state_version;  /* zkVersion, for the leader's ISR writes */
+	int32_t nreplicas, nisr;
+	int32_t replicas[PARTITION_MAX_REPLICAS];
+	int32_t isr[PARTITION_MAX_REPLICAS];
+
+	/* leader side */
+	follower_t followers[PARTITION_MAX_REPLICAS];
+	int32_t nfollowers;
+	int isr_write_inflight;  /* one ISR change at a time */
+
+	/* follower side (replica.c's fetchers) */
+	int32_t fetch_from;      /* leader we fetch from, -1: none */
+	int32_t fetch_epoch;     /* leader epoch we fetch under */
+	int fetch_error;         /* last fetch failed for this partition */
 } partition_t;
 
 typedef struct partition_table {
