@@ -128,6 +128,15 @@ static partition_t *host_partition(broker_t *b, const char *topic, int32_t id)
 
 		p->high_watermark = hw < 0 ? 0 : hw < log_end_offset(log) ? hw : log_end_offset(log);
 	}
+	/* A damaged leader-epoch-checkpoint only costs precision: without
+	 * it a follower truncates to its high watermark, as before epochs. */
+	if (leader_epoch_open(log->dir, &p->epochs, err, sizeof(err))) {
+		blog(BLOG_WARN, "replica", "%s; truncating by high watermark instead", err);
+		p->epochs = NULL;
+	} else if (leader_epoch_truncate_from_end(p->epochs, log_end_offset(log), err,
+						  sizeof(err))) {
+		blog(BLOG_WARN, "replica", "%s-%d: %s", topic, id, err);
+	}
 	return p;
 }
 

@@ -11,6 +11,7 @@ static const handler_def_t table[] = {
 	{ PROTO_API_LIST_OFFSETS, 0, 0, handler_list_offsets },
 	{ PROTO_API_METADATA, 0, 0, handler_metadata },
 	{ PROTO_API_API_VERSIONS, 0, 0, handler_api_versions },
+	{ PROTO_API_OFFSETS_FOR_LEADER_EPOCH, 0, 0, handler_offsets_for_leader_epoch },
 	{ 0, 0, 0, NULL },
 };
 

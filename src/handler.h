@@ -49,6 +49,7 @@ void handler_metadata(handler_ctx_t *ctx);
 void handler_produce(handler_ctx_t *ctx);
 void handler_fetch(handler_ctx_t *ctx);
 void handler_list_offsets(handler_ctx_t *ctx);
+void handler_offsets_for_leader_epoch(handler_ctx_t *ctx);
 
 /* Shared by handlers: the error code of a partition this broker cannot
  * serve as leader (unknown topic, unknown partition, not the leader). */

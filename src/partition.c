@@ -11,8 +11,10 @@ void partition_table_init(partition_table_t *t)
 
 void partition_table_destroy(partition_table_t *t)
 {
-	for (size_t i = 0; i < t->n; i++)
+	for (size_t i = 0; i < t->n; i++) {
+		leader_epoch_free(t->parts[i]->epochs);
 		free(t->parts[i]);
+	}
 	free(t->parts);
 	memset(t, 0, sizeof(*t));
 }
@@ -107,6 +109,7 @@ void partition_remove(partition_table_t *t, partition_t *p)
 	if (i < t->n && t->parts[i] == p) {
 		memmove(&t->parts[i], &t->parts[i + 1], (t->n - i - 1) * sizeof(*t->parts));
 		t->n--;
+		leader_epoch_free(p->epochs);
 		free(p);
 	}
 }

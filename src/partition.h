@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "leader_epoch.h"
 #include "log.h"
 #include "log_checkpoint.h"
 #include "log_dir.h"
@@ -60,6 +61,9 @@ typedef struct partition {
 	int32_t fetch_from;      /* leader we fetch from, -1: none */
 	int32_t fetch_epoch;     /* leader epoch we fetch under */
 	int fetch_error;         /* last fetch failed for this partition */
+	int truncating;          /* asking the leader where our logs agree */
+
+	leader_epoch_t *epochs;  /* leader-epoch-checkpoint; NULL if unreadable */
 } partition_t;
 
 typedef struct partition_table {
@@ -68,7 +72,7 @@ typedef struct partition_table {
 } partition_table_t;
 
 void partition_table_init(partition_table_t *t);
-/* Frees the entries (not their logs). */
+/* Frees the entries and their leader-epoch caches (not their logs). */
 void partition_table_destroy(partition_table_t *t);
 
 partition_t *partition_find(const partition_table_t *t, const char *topic, int32_t id);

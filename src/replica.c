@@ -489,8 +489,43 @@ static void follower_truncate(broker_t *b, partition_t *p, int64_t to, const cha
 	}
 	blog(BLOG_INFO, "replica", "%s-%d: truncated from %" PRId64 " to %" PRId64 " (%s)",
 	     p->topic, p->id, leo, log_end_offset(p->log), why);
+	if (p->epochs) {
+		e = to < p->log->log_start_offset || log_end_offset(p->log) == p->log->log_start_offset
+			    ? leader_epoch_clear(p->epochs, err, sizeof(err))
+			    : leader_epoch_truncate_from_end(p->epochs, log_end_offset(p->log), err,
+							    sizeof(err));
+		if (e)
+			blog(BLOG_WARN, "replica", "%s-%d: leader epochs: %s", p->topic, p->id, err);
+	}
 	if (p->high_watermark > log_end_offset(p->log))
 		p->high_watermark = log_end_offset(p->log);
+}
+
+/* A follower learns the leader epochs from the batches it appends: each
+ * new epoch starts at the first batch that carries it. */
+static void note_epochs(partition_t *p, const uint8_t *buf, size_t len)
+{
+	int32_t latest = -1;
+	size_t off = 0;
+
+	if (!p->epochs)
+		return;
+	leader_epoch_latest(p->epochs, &latest);
+	while (off < len) {
+		record_batch_header_t h;
+		char err[512];
+
+		if (record_batch_header_parse(buf + off, len - off, &h))
+			break;
+		if (h.partition_leader_epoch > latest) {
+			if (leader_epoch_assign(p->epochs, h.partition_leader_epoch, h.base_offset, err,
+						sizeof(err)))
+				blog(BLOG_WARN, "replica", "%s-%d: leader epochs: %s", p->topic, p->id,
+				     err);
+			latest = h.partition_leader_epoch;
+		}
+		off += record_batch_size(&h);
+	}
 }
 
 /* One partition of a fetch response. */
@@ -559,6 +594,7 @@ static int handle_part(fetcher_t *f, const fetch_item_t *it, const msgpack_objec
 		}
 		if (log_maybe_flush(p->log, opts.now_ms, err, sizeof(err)))
 			blog(BLOG_ERROR, "log", "%s-%d: flush failed: %s", p->topic, p->id, err);
+		note_epochs(p, (const uint8_t *)rec, rlen);
 	}
 	if (hw >= 0) {
 		int64_t leo = log_end_offset(p->log);
@@ -621,6 +657,171 @@ static void on_fetch_response(conn_t *c, brook_err_t err, const msgpack_object *
 		fetcher_kick(f);
 }
 
+/* --- truncation by leader epoch (OffsetsForLeaderEpoch) --- */
+
+static void pack_epochs(msgpack_packer *pk, void *arg)
+{
+	fetch_req_t *r = arg;
+	size_t ntopics = 0;
+
+	for (size_t i = 0; i < r->n; i++)
+		if (i == 0 || strcmp(r->items[i].topic, r->items[i - 1].topic))
+			ntopics++;
+	msgpack_pack_map(pk, 2);
+	proto_pack_kv_int(pk, "replica_id", r->f->m->b->id);
+	proto_pack_key(pk, "topics");
+	msgpack_pack_array(pk, ntopics);
+	for (size_t i = 0; i < r->n;) {
+		size_t j = i;
+
+		while (j < r->n && strcmp(r->items[j].topic, r->items[i].topic) == 0)
+			j++;
+		msgpack_pack_map(pk, 2);
+		proto_pack_kv_str(pk, "name", r->items[i].topic);
+		proto_pack_key(pk, "partitions");
+		msgpack_pack_array(pk, j - i);
+		for (size_t k = i; k < j; k++) {
+			msgpack_pack_map(pk, 3);
+			proto_pack_kv_int(pk, "partition", r->items[k].partition);
+			proto_pack_kv_int(pk, "current_leader_epoch", r->items[k].epoch);
+			proto_pack_kv_int(pk, "leader_epoch", r->items[k].offset); /* see epochs_kick */
+		}
+		i = j;
+	}
+}
+
+/* Kafka's follower truncation (KIP-101, KIP-279): the leader gives the end
+ * offset of the newest epoch it shares with us; when that epoch is older
+ * than ours, our own end of it counts too. */
+static void truncate_by_epoch(broker_t *b, partition_t *p, int32_t asked, int32_t epoch,
+			      int64_t end)
+{
+	int64_t to = end;
+
+	if (epoch < 0 || end < 0) {
+		follower_truncate(b, p, p->high_watermark, "the leader knows no common epoch");
+		return;
+	}
+	if (epoch < asked && p->epochs) {
+		int32_t found;
+		int64_t own;
+
+		leader_epoch_end_offset_for(p->epochs, epoch, log_end_offset(p->log), &found, &own);
+		if (own >= 0 && own < to)
+			to = own;
+	}
+	follower_truncate(b, p, to, "where the leader's epochs end");
+}
+
+static void on_epoch_response(conn_t *c, brook_err_t err, const msgpack_object *body, void *opaque)
+{
+	fetch_req_t *r = opaque;
+	fetcher_t *f = r->f;
+	broker_t *b;
+	const msgpack_object_array *topics;
+	int errors = 0;
+
+	(void)c;
+	if (f->closing) {
+		free(r);
+		return;
+	}
+	b = f->m->b;
+	f->inflight = 0;
+	if (err || !body || proto_get_array(body, "topics", 1, &topics, NULL, 0)) {
+		blog(BLOG_DEBUG, "replica", "OffsetsForLeaderEpoch to %d failed: %s", (int)f->leader,
+		     brook_err_str(err ? err : BROOK_ERR__BAD_MSG));
+		free(r);
+		fetcher_backoff(f, FETCH_CONN_BACKOFF_S);
+		return;
+	}
+	for (uint32_t i = 0; i < topics->size; i++) {
+		const msgpack_object_array *ps;
+		const char *name;
+		uint32_t nlen;
+
+		if (proto_get_str(&topics->ptr[i], "name", 1, &name, &nlen, NULL, 0) ||
+		    proto_get_array(&topics->ptr[i], "partitions", 1, &ps, NULL, 0))
+			continue;
+		for (uint32_t j = 0; j < ps->size; j++) {
+			int64_t ec = 0, end = -1;
+			int32_t idx, epoch = -1;
+			partition_t *p;
+
+			if (proto_get_i32(&ps->ptr[j], "partition", 1, &idx, NULL, 0) ||
+			    proto_get_int(&ps->ptr[j], "error_code", 1, INT16_MIN, INT16_MAX, &ec, NULL,
+					  0) ||
+			    proto_get_i32(&ps->ptr[j], "leader_epoch", 0, &epoch, NULL, 0) ||
+			    proto_get_int(&ps->ptr[j], "end_offset", 0, -1, INT64_MAX, &end, NULL, 0))
+				continue;
+			p = partition_findn(&b->parts, name, nlen, idx);
+			if (!p || !p->truncating || p->fetch_from != f->leader)
+				continue;
+			if (ec) {
+				/* the leader does not lead it yet: ask again */
+				p->fetch_error = 1;
+				errors++;
+				continue;
+			}
+			for (size_t k = 0; k < r->n; k++)
+				if (r->items[k].partition == idx && strcmp(r->items[k].topic, p->topic) == 0)
+					truncate_by_epoch(b, p, (int32_t)r->items[k].offset, epoch, end);
+			p->truncating = 0;
+			p->fetch_error = 0;
+		}
+	}
+	free(r);
+	/* fetch (or ask again) from the loop */
+	fetcher_backoff(f, errors ? FETCH_ERROR_BACKOFF_S : 0.);
+}
+
+/* Asks f->leader where our logs agree for every partition still to be
+ * truncated; 1 when a request went out (or must be retried), 0 when none
+ * is needed. */
+static int epochs_kick(fetcher_t *f)
+{
+	broker_t *b = f->m->b;
+	fetch_req_t *r;
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < b->parts.n; i++) {
+		partition_t *p = b->parts.parts[i];
+
+		if (p->truncating && !p->is_leader && p->fetch_from == f->leader)
+			n++;
+	}
+	if (n == 0)
+		return 0;
+	if (!(r = calloc(1, sizeof(*r) + n * sizeof(fetch_item_t)))) {
+		fetcher_backoff(f, FETCH_CONN_BACKOFF_S);
+		return 1;
+	}
+	r->f = f;
+	for (size_t i = 0; i < b->parts.n; i++) {
+		partition_t *p = b->parts.parts[i];
+		fetch_item_t *it;
+		int32_t latest = -1;
+
+		if (!p->truncating || p->is_leader || p->fetch_from != f->leader)
+			continue;
+		it = &r->items[k++];
+		memcpy(it->topic, p->topic, sizeof(it->topic));
+		it->partition = p->id;
+		leader_epoch_latest(p->epochs, &latest);
+		it->offset = latest; /* the epoch we ask about */
+		it->epoch = p->fetch_epoch;
+	}
+	r->n = k;
+	if (conn_request(f->conn, PROTO_API_OFFSETS_FOR_LEADER_EPOCH, 0, pack_epochs, r, 10000, 1,
+			 on_epoch_response, r)) {
+		free(r);
+		fetcher_backoff(f, FETCH_CONN_BACKOFF_S);
+		return 1;
+	}
+	f->inflight = 1;
+	return 1;
+}
+
 /* Sends the next fetch with every partition this broker follows from
  * f->leader. A fetcher with none left stays idle (it may be inside its
  * connection's callback, where the connection must not be freed). */
@@ -632,10 +833,12 @@ static void fetcher_kick(fetcher_t *f)
 
 	if (f->inflight || ev_is_active(&f->retry))
 		return;
+	if (epochs_kick(f))
+		return;
 	for (size_t i = 0; i < b->parts.n; i++) {
 		partition_t *p = b->parts.parts[i];
 
-		if (!p->is_leader && !p->offline && p->fetch_from == f->leader)
+		if (!p->is_leader && !p->offline && !p->truncating && p->fetch_from == f->leader)
 			n++;
 	}
 	if (n == 0)
@@ -649,7 +852,7 @@ static void fetcher_kick(fetcher_t *f)
 		partition_t *p = b->parts.parts[i];
 		fetch_item_t *it;
 
-		if (p->is_leader || p->offline || p->fetch_from != f->leader)
+		if (p->is_leader || p->offline || p->truncating || p->fetch_from != f->leader)
 			continue;
 		it = &r->items[k++];
 		memcpy(it->topic, p->topic, sizeof(it->topic));
@@ -672,6 +875,14 @@ static void fetcher_kick(fetcher_t *f)
 
 static void become_leader(broker_t *b, partition_t *p)
 {
+	char err[512];
+
+	/* Kafka: the new epoch starts at our log end; followers ask where
+	 * it started to find where their logs and ours agree. */
+	if (p->epochs &&
+	    leader_epoch_assign(p->epochs, p->leader_epoch, log_end_offset(p->log), err, sizeof(err)))
+		blog(BLOG_WARN, "replica", "%s-%d: leader epochs: %s", p->topic, p->id, err);
+	p->truncating = 0;
 	p->fetch_from = -1;
 	p->fetch_epoch = -1;
 	p->fetch_error = 0;
@@ -688,10 +899,18 @@ static void become_follower(broker_t *b, partition_t *p, int32_t leader)
 {
 	fetcher_t *f;
 
-	/* What we have above the high watermark may never have been
-	 * committed; the new leader's log decides it, so drop it and fetch
-	 * it again. */
-	follower_truncate(b, p, p->high_watermark, "becoming a follower");
+	int32_t latest = -1;
+
+	/* What we have may differ from the new leader's log past some
+	 * point. With leader epochs the leader tells us where (Kafka's
+	 * KIP-101: OffsetsForLeaderEpoch before the first fetch); without
+	 * them, only what is below the high watermark is known committed. */
+	if (p->epochs)
+		leader_epoch_latest(p->epochs, &latest);
+	if (latest >= 0)
+		p->truncating = 1;
+	else
+		follower_truncate(b, p, p->high_watermark, "becoming a follower, no leader epochs");
 	p->fetch_from = leader;
 	p->fetch_epoch = p->leader_epoch;
 	p->fetch_error = 0;

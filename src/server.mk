@@ -6,7 +6,7 @@ src_libbrookd_a_SOURCES += \
 	src/replica.h src/replica.c \
 	src/handler.h src/handler.c \
 	src/handler_metadata.c src/handler_produce.c src/handler_fetch.c \
-	src/handler_list_offsets.c \
+	src/handler_list_offsets.c src/handler_offsets_for_leader_epoch.c \
 	src/broker.h src/broker.c
 
 bin_PROGRAMS += src/brookd
