@@ -179,6 +179,27 @@ static void copy_state(broker_t *b, partition_t *p, const md_partition_t *mp, in
 	replica_apply_state(b, p, was_leader, old_epoch);
 }
 
+/* The topic is gone from ZooKeeper (the controller deleted it): its data
+ * goes too, as Kafka's StopReplica with deletion does. Requests waiting on
+ * it are answered first. */
+static void delete_partition(broker_t *b, partition_t *p)
+{
+	char topic[LOG_TOPIC_MAX + 1], err[512];
+	int32_t id = p->id;
+	log_dir_t *dir = p->dir;
+
+	memcpy(topic, p->topic, sizeof(topic));
+	p->is_leader = 0;
+	p->leader_id = -1;
+	replica_forget(b, p);
+	broker_partition_hw_advanced(b, p);
+	partition_remove(&b->parts, p);
+	if (log_dir_delete_log(dir, topic, id, broker_now_ms(), err, sizeof(err)))
+		blog(BLOG_ERROR, "log", "%s-%d: deleting: %s", topic, (int)id, err);
+	else
+		blog(BLOG_INFO, "log", "%s-%d: deleted (the topic was deleted)", topic, (int)id);
+}
+
 /* Brings the hosted partitions in line with the cluster view: every
  * partition assigned here is hosted; the effective leader serves it. A
  * partition no longer assigned here stops being served but keeps its data:
@@ -212,9 +233,14 @@ static void reconcile(broker_t *b)
 			copy_state(b, p, mp, leader);
 		}
 	}
-	for (size_t i = 0; i < b->parts.n; i++) {
+	for (size_t i = 0; i < b->parts.n;) {
 		partition_t *p = b->parts.parts[i];
 
+		if (!p->seen && md && !metadata_topic(md, p->topic)) {
+			delete_partition(b, p); /* takes it out of the table */
+			continue;
+		}
+		i++;
 		if (!p->seen && (p->is_leader || p->fetch_from >= 0)) {
 			blog(BLOG_INFO, "broker", "%s-%d: no longer assigned here; not serving it",
 			     p->topic, p->id);

@@ -93,6 +93,54 @@ static int is_known_file(const char *name)
 	       strcmp(name, LOG_DIR_CLEAN_SHUTDOWN) == 0;
 }
 
+/* A partition folder whose deletion a crash interrupted (log_dir_delete_log). */
+static int is_deleted_dir(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 7 && strcmp(name + n - 7, "-delete") == 0 && strchr(name, '.') != NULL;
+}
+
+/* Removes a partition folder and its files (it holds no subfolders). */
+static brook_err_t remove_folder(const char *path, char *errstr, size_t errstr_size)
+{
+	struct dirent *de;
+	DIR *d = opendir(path);
+
+	if (!d) {
+		int e = errno;
+
+		log_file_err(errstr, errstr_size, path, "cannot read: %s", strerror(e));
+		return brook_err_from_errno(e);
+	}
+	while ((de = readdir(d))) {
+		char f[4600];
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(f, sizeof(f), "%s/%s", path, de->d_name);
+		unlink(f);
+	}
+	closedir(d);
+	if (rmdir(path) != 0) {
+		int e = errno;
+
+		log_file_err(errstr, errstr_size, path, "cannot remove: %s", strerror(e));
+		return brook_err_from_errno(e);
+	}
+	return BROOK_ERR_NO_ERROR;
+}
+
+static void finish_delete(log_dir_t *ld, const char *path)
+{
+	char err[512];
+
+	if (remove_folder(path, err, sizeof(err)))
+		warnf(ld, "%s", err);
+	else
+		warnf(ld, "%s: finished a deletion a stop had interrupted", path);
+}
+
 static void open_partition(log_dir_t *ld, const char *name, const log_checkpoint_entry_t *cp,
 			   size_t ncp, int64_t now_ms)
 {
@@ -177,6 +225,10 @@ brook_err_t log_dir_open(const char *path, const log_config_t *cfg, int64_t now_
 			warnf(ld, "%s: unexpected file in log dir; ignored", file);
 			continue;
 		}
+		if (is_deleted_dir(de->d_name)) {
+			finish_delete(ld, file);
+			continue;
+		}
 		open_partition(ld, de->d_name, cp, ncp, now_ms);
 	}
 	closedir(d);
@@ -228,6 +280,35 @@ brook_err_t log_dir_create_log(log_dir_t *ld, const char *topic, int32_t partiti
 	}
 	*out = log;
 	return BROOK_ERR_NO_ERROR;
+}
+
+/* Kafka renames a deleted partition's folder to "<name>.<suffix>-delete"
+ * first, so a crash halfway through never leaves a folder that loads as a
+ * partition again; then its files go. A partition folder holds only files. */
+brook_err_t log_dir_delete_log(log_dir_t *ld, const char *topic, int32_t partition, int64_t now_ms,
+			       char *errstr, size_t errstr_size)
+{
+	char path[4200], gone[4300];
+	size_t i;
+
+	for (i = 0; i < ld->nparts; i++)
+		if (ld->parts[i].partition == partition && strcmp(ld->parts[i].topic, topic) == 0)
+			break;
+	if (i == ld->nparts)
+		return BROOK_ERR__NOENT;
+	log_free(ld->parts[i].log);
+	memmove(&ld->parts[i], &ld->parts[i + 1], (ld->nparts - i - 1) * sizeof(*ld->parts));
+	ld->nparts--;
+	snprintf(path, sizeof(path), "%s/%s-%d", ld->path, topic, (int)partition);
+	snprintf(gone, sizeof(gone), "%s/%s-%d.%" PRId64 "-delete", ld->path, topic, (int)partition,
+		 now_ms);
+	if (rename(path, gone) != 0) {
+		int e = errno;
+
+		log_file_err(errstr, errstr_size, path, "cannot rename for deletion: %s", strerror(e));
+		return brook_err_from_errno(e);
+	}
+	return remove_folder(gone, errstr, errstr_size);
 }
 
 brook_err_t log_dir_checkpoint(log_dir_t *ld, char *errstr, size_t errstr_size)

@@ -56,6 +56,12 @@ log_t *log_dir_get(log_dir_t *ld, const char *topic, int32_t partition);
 brook_err_t log_dir_create_log(log_dir_t *ld, const char *topic, int32_t partition, int64_t now_ms,
 			       log_t **out, char *errstr, size_t errstr_size);
 
+/* Deletes topic/partition: frees its log (reads in flight keep their
+ * segment files open) and removes its folder, renamed to
+ * "<topic>-<p>.<now_ms>-delete" first. _NOENT when not loaded here. */
+brook_err_t log_dir_delete_log(log_dir_t *ld, const char *topic, int32_t partition, int64_t now_ms,
+			       char *errstr, size_t errstr_size);
+
 /* Writes the recovery points of every log (periodically, and at close). */
 brook_err_t log_dir_checkpoint(log_dir_t *ld, char *errstr, size_t errstr_size);
 

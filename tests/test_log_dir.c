@@ -146,6 +146,44 @@ static void test_bad_names_ignored_and_reported(void)
 	log_dir_free(ld);
 }
 
+/* Deleting a partition removes its folder; a deletion a crash left half
+ * done (a "-delete" folder) is finished at the next open, never loaded. */
+static void test_delete_log(void)
+{
+	const char *dir = harness_tmpdir("ld-delete");
+	log_config_t cfg = cfg_small();
+	char path[1024];
+	log_dir_t *ld;
+	log_t *a, *b;
+
+	CU_ASSERT_EQUAL_FATAL(log_dir_open(dir, &cfg, NOW, collect, NULL, &ld, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(log_dir_create_log(ld, "gone", 0, NOW, &a, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(log_dir_create_log(ld, "kept", 0, NOW, &b, err, sizeof(err)), 0);
+	append(a, 30); /* several segments */
+	append(b, 2);
+	CU_ASSERT_EQUAL(log_dir_delete_log(ld, "gone", 0, NOW, err, sizeof(err)), 0);
+	CU_ASSERT_PTR_NULL(log_dir_get(ld, "gone", 0));
+	CU_ASSERT_PTR_NOT_NULL(log_dir_get(ld, "kept", 0));
+	CU_ASSERT_EQUAL(ld->nparts, 1u);
+	snprintf(path, sizeof(path), "%s/gone-0", dir);
+	CU_ASSERT_EQUAL(access(path, F_OK), -1);
+	CU_ASSERT_EQUAL(log_dir_delete_log(ld, "gone", 0, NOW, err, sizeof(err)), BROOK_ERR__NOENT);
+	CU_ASSERT_EQUAL(log_dir_close(ld, err, sizeof(err)), 0);
+
+	/* a crash between the rename and the last unlink */
+	snprintf(path, sizeof(path), "%s/half-3.1700000000000-delete", dir);
+	CU_ASSERT_EQUAL_FATAL(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/half-3.1700000000000-delete/00000000000000000000.log", dir);
+	CU_ASSERT_EQUAL_FATAL(harness_write_file(path, "x", 1), 0);
+	warnings[0] = 0;
+	CU_ASSERT_EQUAL_FATAL(log_dir_open(dir, &cfg, NOW, collect, NULL, &ld, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(ld->nparts, 1u);
+	snprintf(path, sizeof(path), "%s/half-3.1700000000000-delete", dir);
+	CU_ASSERT_EQUAL(access(path, F_OK), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(warnings, "finished a deletion"));
+	CU_ASSERT_EQUAL(log_dir_close(ld, err, sizeof(err)), 0);
+}
+
 static void test_clean_shutdown_and_checkpoint(void)
 {
 	const char *dir = harness_tmpdir("ld-clean");
@@ -354,6 +392,7 @@ int main(void)
 		{ "read-only log dir", test_read_only },
 		{ "folders with bad names are reported and kept", test_bad_names_ignored_and_reported },
 		{ "clean shutdown marker and recovery checkpoint", test_clean_shutdown_and_checkpoint },
+		{ "deleting a partition, and a deletion left half done", test_delete_log },
 		{ "a partition that is not ours stays offline", test_partition_not_ours_stays_offline },
 		{ "checkpoint file format and errors", test_checkpoint_format },
 		{ "partition folder names", test_partition_dir_names },
