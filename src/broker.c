@@ -96,8 +96,8 @@ static log_dir_t *pick_dir(broker_t *b)
 	return best;
 }
 
-/* The hosted partition for topic/id, opening or creating its log. */
-static partition_t *host_partition(broker_t *b, const char *topic, int32_t id)
+/* The hosted partition for topic/id, opening or creating its log (broker.h). */
+partition_t *broker_host_partition(broker_t *b, const char *topic, int32_t id)
 {
 	partition_t *p = partition_find(&b->parts, topic, id);
 	log_dir_t *dir = NULL;
@@ -148,10 +148,9 @@ static int is_replica(const md_partition_t *mp, int32_t id)
 	return 0;
 }
 
-/* Copies what the view says of p (assignment, state znode) and lets
- * replica.c act on it. Our own ISR writes update p before the watch brings
- * them, so an older state version never overwrites a newer one. */
-static void copy_state(broker_t *b, partition_t *p, const md_partition_t *mp, int32_t leader)
+/* Copies a partition state (from the view or a LeaderAndIsr) into p and
+ * lets replica.c act on it (broker.h). */
+void broker_apply_state(broker_t *b, partition_t *p, const md_partition_t *mp, int32_t leader)
 {
 	int was_leader = p->is_leader;
 	int32_t old_epoch = p->leader_epoch;
@@ -159,8 +158,13 @@ static void copy_state(broker_t *b, partition_t *p, const md_partition_t *mp, in
 
 	memcpy(p->replicas, mp->replicas, (size_t)n * sizeof(*p->replicas));
 	p->nreplicas = n;
-	if (mp->has_state && (mp->state_version >= p->state_version ||
-			      mp->leader_epoch != p->leader_epoch)) {
+	/* (leader epoch, zkVersion) only grow: a late watch or a late
+	 * LeaderAndIsr never takes p back */
+	if (mp->has_state && (mp->leader_epoch < p->leader_epoch ||
+			      (mp->leader_epoch == p->leader_epoch &&
+			       mp->state_version < p->state_version)))
+		return;
+	if (mp->has_state) {
 		n = mp->nisr < PARTITION_MAX_REPLICAS ? mp->nisr : PARTITION_MAX_REPLICAS;
 		memcpy(p->isr, mp->isr, (size_t)n * sizeof(*p->isr));
 		p->nisr = n;
@@ -182,7 +186,7 @@ static void copy_state(broker_t *b, partition_t *p, const md_partition_t *mp, in
 /* The topic is gone from ZooKeeper (the controller deleted it): its data
  * goes too, as Kafka's StopReplica with deletion does. Requests waiting on
  * it are answered first. */
-static void delete_partition(broker_t *b, partition_t *p)
+void broker_delete_partition(broker_t *b, partition_t *p)
 {
 	char topic[LOG_TOPIC_MAX + 1], err[512];
 	int32_t id = p->id;
@@ -221,7 +225,7 @@ static void reconcile(broker_t *b)
 
 			if (!is_replica(mp, b->id))
 				continue;
-			if (!(p = host_partition(b, t->name, mp->id)))
+			if (!(p = broker_host_partition(b, t->name, mp->id)))
 				continue;
 			p->seen = 1;
 			leader = metadata_effective_leader(md, t, mp);
@@ -230,14 +234,14 @@ static void reconcile(broker_t *b)
 				 * records its leadership, once. */
 				broker_zk_claim_partition(b->zk, t->name, mp->id);
 			}
-			copy_state(b, p, mp, leader);
+			broker_apply_state(b, p, mp, leader);
 		}
 	}
 	for (size_t i = 0; i < b->parts.n;) {
 		partition_t *p = b->parts.parts[i];
 
 		if (!p->seen && md && !metadata_topic(md, p->topic)) {
-			delete_partition(b, p); /* takes it out of the table */
+			broker_delete_partition(b, p); /* takes it out of the table */
 			continue;
 		}
 		i++;

@@ -50,6 +50,7 @@ typedef struct broker {
 	fetch_waiter_t *waiters;   /* long-poll fetches (handler_fetch.c) */
 	produce_waiter_t *produce_waiters; /* acks=all (handler_produce.c) */
 	replica_mgr_t *replicas;   /* followers, ISR, fetchers (replica.c) */
+	int32_t controller_epoch;  /* highest seen in a controller request */
 	int exit_code;             /* for main(): 0, or 1 after a fatal error */
 	char fatal[1024];
 	/* periodic work */
@@ -73,6 +74,18 @@ void broker_fatal(broker_t *b, const char *fmt, ...) __attribute__((format(print
 /* Milliseconds since the epoch (record timestamps, retention). */
 int64_t broker_now_ms(void);
 
+/* The hosted partition topic/id, opening or creating its log; NULL (and
+ * logged) when the log cannot be created. */
+partition_t *broker_host_partition(broker_t *b, const char *topic, int32_t id);
+/* Takes a partition state (assignment, leader, epoch, ISR, zkVersion) as
+ * the view or the controller's LeaderAndIsr gives it, unless it is older
+ * than what p has (leader epoch, then zkVersion, only grow); `leader` is
+ * the leader to follow (-1: none). p then leads, follows or waits. */
+struct md_partition;
+void broker_apply_state(broker_t *b, partition_t *p, const struct md_partition *mp, int32_t leader);
+/* Answers what waits on p, removes it from the table and deletes its log
+ * from disk (a deleted topic, or StopReplica with deletion). */
+void broker_delete_partition(broker_t *b, partition_t *p);
 /* Called after a successful append to p: wakes waiting fetches. */
 void broker_partition_appended(broker_t *b, partition_t *p);
 /* p's high watermark grew (or p stopped being led here): answers the

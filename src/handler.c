@@ -12,6 +12,9 @@ static const handler_def_t table[] = {
 	{ PROTO_API_METADATA, 0, 0, handler_metadata },
 	{ PROTO_API_API_VERSIONS, 0, 0, handler_api_versions },
 	{ PROTO_API_OFFSETS_FOR_LEADER_EPOCH, 0, 0, handler_offsets_for_leader_epoch },
+	{ PROTO_API_LEADER_AND_ISR, 0, 0, handler_leader_and_isr },
+	{ PROTO_API_UPDATE_METADATA, 0, 0, handler_update_metadata },
+	{ PROTO_API_STOP_REPLICA, 0, 0, handler_stop_replica },
 	{ 0, 0, 0, NULL },
 };
 

@@ -50,6 +50,10 @@ void handler_produce(handler_ctx_t *ctx);
 void handler_fetch(handler_ctx_t *ctx);
 void handler_list_offsets(handler_ctx_t *ctx);
 void handler_offsets_for_leader_epoch(handler_ctx_t *ctx);
+/* handler_controller.c: requests from the controller */
+void handler_leader_and_isr(handler_ctx_t *ctx);
+void handler_update_metadata(handler_ctx_t *ctx);
+void handler_stop_replica(handler_ctx_t *ctx);
 
 /* Shared by handlers: the error code of a partition this broker cannot
  * serve as leader (unknown topic, unknown partition, not the leader). */
