@@ -92,6 +92,25 @@ static const conf_def_t broker_table[] = {
 	  NULL, 0,
 	  "Whether a stopping broker first asks the controller to move its leaderships to other "
 	  "replicas." },
+	{ "controlled.shutdown.max.retries", CONF_INT, F(controlled_shutdown_max_retries), "3", 0,
+	  INT32_MAX, NULL, 0,
+	  "Times a stopping broker asks the controller again while it still leads partitions "
+	  "that could move; then it stops anyway." },
+	{ "controlled.shutdown.retry.backoff.ms", CONF_LONG, F(controlled_shutdown_retry_backoff_ms),
+	  "5000", 0, INT64_MAX, NULL, 0,
+	  "Wait between those requests." },
+	{ "auto.leader.rebalance.enable", CONF_BOOL, F(auto_leader_rebalance_enable), "true", 0, 0,
+	  NULL, 0,
+	  "Whether the controller moves leadership back to each partition's preferred replica "
+	  "(the first assigned) when brokers' shares drift past "
+	  "leader.imbalance.per.broker.percentage." },
+	{ "leader.imbalance.check.interval.seconds", CONF_LONG,
+	  F(leader_imbalance_check_interval_seconds), "300", 1, INT32_MAX, NULL, 0,
+	  "How often the controller checks the leadership balance." },
+	{ "leader.imbalance.per.broker.percentage", CONF_INT,
+	  F(leader_imbalance_per_broker_percentage), "10", 0, 100, NULL, 0,
+	  "Share of a broker's preferred partitions led elsewhere that triggers a "
+	  "preferred-leader election." },
 
 	/* Storage. */
 	/* Kafka's minimum is 14 bytes; 1024 still lets tests roll small

@@ -60,6 +60,11 @@ typedef struct broker_conf {
 	int32_t message_max_bytes;                /* message.max.bytes */
 	int64_t connections_max_idle_ms;          /* connections.max.idle.ms */
 	int controlled_shutdown_enable;           /* controlled.shutdown.enable */
+	int32_t controlled_shutdown_max_retries;  /* controlled.shutdown.max.retries */
+	int64_t controlled_shutdown_retry_backoff_ms; /* controlled.shutdown.retry.backoff.ms */
+	int auto_leader_rebalance_enable;         /* auto.leader.rebalance.enable */
+	int64_t leader_imbalance_check_interval_seconds; /* leader.imbalance.check.interval.seconds */
+	int32_t leader_imbalance_per_broker_percentage;  /* leader.imbalance.per.broker.percentage */
 	int64_t connection_output_max_bytes;      /* connection.output.max.bytes (brook) */
 	char *log_file;                           /* log.file (brook), NULL: stderr */
 
