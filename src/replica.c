@@ -37,6 +37,7 @@ struct replica_mgr {
 	broker_t *b;
 	fetcher_t *fetchers;
 	ev_timer isr_timer;
+	int64_t isr_last_check_ms;
 	hw_file_t *hw_files;
 	size_t nhw_files;
 };
@@ -301,6 +302,13 @@ static void on_isr_timer(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)loop;
 	(void)revents;
+	/* A check that comes late (this process was stopped or starved) would
+	 * judge followers by fetches it has not read yet: skip one round. */
+	if (m->isr_last_check_ms && now - m->isr_last_check_ms > 2 * (int64_t)(t->repeat * 1000.0) + 100) {
+		m->isr_last_check_ms = now;
+		return;
+	}
+	m->isr_last_check_ms = now;
 	for (size_t i = 0; i < b->parts.n; i++) {
 		partition_t *p = b->parts.parts[i];
 		int32_t isr[PARTITION_MAX_REPLICAS], n = 0;
@@ -310,7 +318,9 @@ static void on_isr_timer(struct ev_loop *loop, ev_timer *t, int revents)
 		for (int32_t j = 0; j < p->nisr; j++) {
 			follower_t *f = p->isr[j] == b->id ? NULL : follower_find(p, p->isr[j]);
 
-			if (f && now - f->last_caught_up_ms > lag) {
+			/* Kafka's Replica.isCaughtUp: at our log end, or caught up
+			 * within the lag bound */
+			if (f && f->leo != log_end_offset(p->log) && now - f->last_caught_up_ms > lag) {
 				blog(BLOG_INFO, "replica",
 				     "%s-%d: follower %d has not caught up for %" PRId64
 				     " ms (log end %" PRId64 ", ours %" PRId64 ")",
