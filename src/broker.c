@@ -12,6 +12,7 @@
 
 #include "blog.h"
 #include "broker.h"
+#include "broker_ctrl.h"
 #include "errstr.h"
 #include "handler.h"
 #include "metadata.h"
@@ -228,12 +229,9 @@ static void reconcile(broker_t *b)
 			if (!(p = broker_host_partition(b, t->name, mp->id)))
 				continue;
 			p->seen = 1;
-			leader = metadata_effective_leader(md, t, mp);
-			if (leader == b->id && !mp->has_state) {
-				/* No controller yet: the preferred live replica
-				 * records its leadership, once. */
-				broker_zk_claim_partition(b->zk, t->name, mp->id);
-			}
+			/* the controller writes every state; until it has,
+			 * nobody leads */
+			leader = mp->has_state ? metadata_effective_leader(md, t, mp) : -1;
 			broker_apply_state(b, p, mp, leader);
 		}
 	}
@@ -260,8 +258,10 @@ static void on_metadata(void *opaque)
 {
 	broker_t *b = opaque;
 
-	if (b->state == BROKER_STARTING || b->state == BROKER_RUNNING)
+	if (b->state == BROKER_STARTING || b->state == BROKER_RUNNING) {
 		reconcile(b);
+		broker_ctrl_update(b->ctrl);
+	}
 }
 
 static void on_zk_fatal(void *opaque, brook_err_t err, const char *reason)
@@ -280,6 +280,9 @@ static void on_registered(void *opaque)
 	net_server_accept(b->net, 1);
 	b->state = BROKER_RUNNING;
 	reconcile(b);
+	if (!b->ctrl && broker_ctrl_new(b, &b->ctrl))
+		blog(BLOG_ERROR, "broker", "cannot start the controller: out of memory");
+	broker_ctrl_update(b->ctrl);
 	blog(BLOG_INFO, "broker", "broker %d serving on %s:%d (cluster %s)", b->id,
 	     c->listener[0].host, net_server_port(b->net), broker_zk_cluster_id(b->zk));
 }
@@ -443,6 +446,17 @@ brook_err_t broker_start(broker_t *b, struct ev_loop *loop, const broker_conf_t 
 	return broker_zk_start(b->zk);
 }
 
+void broker_shutdown(broker_t *b)
+{
+	if (b->state == BROKER_RUNNING && b->conf->controlled_shutdown_enable && b->ctrl &&
+	    !b->shutting_down) {
+		b->shutting_down = 1;
+		broker_ctrl_shutdown(b->ctrl, broker_stop);
+		return;
+	}
+	broker_stop(b);
+}
+
 void broker_stop(broker_t *b)
 {
 	if (b->state == BROKER_STOPPING || b->state == BROKER_STOPPED)
@@ -452,6 +466,9 @@ void broker_stop(broker_t *b)
 	/* Clients first: nothing may be appended after the logs close. */
 	net_server_free(b->net);
 	b->net = NULL;
+	/* before the session closes: it shares it */
+	broker_ctrl_free(b->ctrl);
+	b->ctrl = NULL;
 	stop_timer(b, &b->retention_timer);
 	stop_timer(b, &b->flush_timer);
 	stop_timer(b, &b->checkpoint_timer);

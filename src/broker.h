@@ -28,6 +28,7 @@
 typedef struct fetch_waiter fetch_waiter_t;
 typedef struct produce_waiter produce_waiter_t;
 typedef struct replica_mgr replica_mgr_t;
+typedef struct broker_ctrl broker_ctrl_t;
 
 typedef enum broker_state {
 	BROKER_STARTING,
@@ -50,7 +51,9 @@ typedef struct broker {
 	fetch_waiter_t *waiters;   /* long-poll fetches (handler_fetch.c) */
 	produce_waiter_t *produce_waiters; /* acks=all (handler_produce.c) */
 	replica_mgr_t *replicas;   /* followers, ISR, fetchers (replica.c) */
+	broker_ctrl_t *ctrl;       /* our controller and its requests (broker_ctrl.c) */
 	int32_t controller_epoch;  /* highest seen in a controller request */
+	int shutting_down;         /* controlled shutdown under way */
 	int exit_code;             /* for main(): 0, or 1 after a fatal error */
 	char fatal[1024];
 	/* periodic work */
@@ -68,6 +71,10 @@ brook_err_t broker_start(broker_t *b, struct ev_loop *loop, const broker_conf_t 
  * deregister from ZooKeeper. Then the loop has nothing left to run. */
 void broker_stop(broker_t *b);
 
+/* SIGTERM: with controlled.shutdown.enable, first asks the controller to
+ * move this broker's leaderships (broker_ctrl.h), then broker_stop(). A
+ * second call stops at once. */
+void broker_shutdown(broker_t *b);
 /* A fatal error after startup (id taken, cluster mismatch): logs, stops. */
 void broker_fatal(broker_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -15,6 +15,7 @@ static const handler_def_t table[] = {
 	{ PROTO_API_LEADER_AND_ISR, 0, 0, handler_leader_and_isr },
 	{ PROTO_API_UPDATE_METADATA, 0, 0, handler_update_metadata },
 	{ PROTO_API_STOP_REPLICA, 0, 0, handler_stop_replica },
+	{ PROTO_API_CONTROLLED_SHUTDOWN, 0, 0, handler_controlled_shutdown },
 	{ 0, 0, 0, NULL },
 };
 

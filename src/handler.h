@@ -54,6 +54,7 @@ void handler_offsets_for_leader_epoch(handler_ctx_t *ctx);
 void handler_leader_and_isr(handler_ctx_t *ctx);
 void handler_update_metadata(handler_ctx_t *ctx);
 void handler_stop_replica(handler_ctx_t *ctx);
+void handler_controlled_shutdown(handler_ctx_t *ctx);
 
 /* Shared by handlers: the error code of a partition this broker cannot
  * serve as leader (unknown topic, unknown partition, not the leader). */

@@ -17,10 +17,17 @@
  *   StopReplica (5): {controller_id, controller_epoch, delete_partitions: bool,
  *     partitions: [{topic_name, partition_index}]}
  *     -> {error_code, partition_errors: [{topic_name, partition_index, error_code}]}
+ *
+ * And the one a stopping broker sends to the controller:
+ *   ControlledShutdown (7): {broker_id} -> {error_code, remaining_count}
+ *     NOT_CONTROLLER when this broker is not the active controller;
+ *     remaining_count: partitions the stopping broker still leads that
+ *     could move (it asks again until 0).
  */
 #include <string.h>
 
 #include "blog.h"
+#include "broker_ctrl.h"
 #include "handler.h"
 #include "metadata.h"
 #include "replica.h"
@@ -200,5 +207,28 @@ void handler_stop_replica(handler_ctx_t *ctx)
 		}
 		pack_part_error(pk, t, tlen, idx, e);
 	}
+	handler_finish(ctx->resp);
+}
+
+void handler_controlled_shutdown(handler_ctx_t *ctx)
+{
+	int32_t id = -1;
+	int remaining = -1;
+	char err[256];
+	brook_err_t e;
+
+	if (proto_get_i32(ctx->req->body, "broker_id", 1, &id, err, sizeof(err))) {
+		handler_pack_error_body(&ctx->pk, BROOK_ERR_INVALID_REQUEST, err);
+		net_resp_close_after(ctx->resp);
+		handler_finish(ctx->resp);
+		return;
+	}
+	e = broker_ctrl_controlled_shutdown(ctx->b->ctrl, id, &remaining);
+	if (e == BROOK_ERR_NO_ERROR)
+		blog(BLOG_INFO, "controller", "controlled shutdown of broker %d: %d leadership(s) left",
+		     (int)id, remaining);
+	msgpack_pack_map(&ctx->pk, 2);
+	proto_pack_kv_int(&ctx->pk, "error_code", e);
+	proto_pack_kv_int(&ctx->pk, "remaining_count", remaining);
 	handler_finish(ctx->resp);
 }

@@ -16,7 +16,22 @@ static void pack_ids(msgpack_packer *pk, const int32_t *ids, int32_t n)
 		msgpack_pack_int32(pk, ids[i]);
 }
 
-static void pack_topic(msgpack_packer *pk, const metadata_t *md, const md_topic_t *t)
+/* The leader to announce: the view's, except that this broker names
+ * itself only once it serves the partition (the view can run ahead of the
+ * broker's own state by a loop iteration, and a client sent here must not
+ * get NOT_LEADER_OR_FOLLOWER for following our own answer). */
+static int32_t announced_leader(broker_t *b, const metadata_t *md, const md_topic_t *t,
+				const md_partition_t *mp)
+{
+	int32_t leader = mp->has_state ? metadata_effective_leader(md, t, mp) : -1;
+	partition_t *p;
+
+	if (leader == b->id && (!(p = partition_find(&b->parts, t->name, mp->id)) || !p->is_leader))
+		return -1;
+	return leader;
+}
+
+static void pack_topic(broker_t *b, msgpack_packer *pk, const metadata_t *md, const md_topic_t *t)
 {
 	msgpack_pack_map(pk, 3);
 	proto_pack_kv_int(pk, "error_code", BROOK_ERR_NO_ERROR);
@@ -25,7 +40,7 @@ static void pack_topic(msgpack_packer *pk, const metadata_t *md, const md_topic_
 	msgpack_pack_array(pk, (size_t)t->npartitions);
 	for (int32_t i = 0; i < t->npartitions; i++) {
 		const md_partition_t *p = &t->partitions[i];
-		int32_t leader = metadata_effective_leader(md, t, p);
+		int32_t leader = announced_leader(b, md, t, p);
 		int32_t offline[64], noff = 0;
 
 		for (int32_t r = 0; r < p->nreplicas && noff < 64; r++)
@@ -153,7 +168,7 @@ void handler_metadata(handler_ctx_t *ctx)
 	if (!topics) {
 		msgpack_pack_array(pk, md->ntopics);
 		for (size_t i = 0; i < md->ntopics; i++)
-			pack_topic(pk, md, md->topics[i]);
+			pack_topic(ctx->b, pk, md, md->topics[i]);
 	} else {
 		msgpack_pack_array(pk, topics->size);
 		for (uint32_t i = 0; i < topics->size; i++) {
@@ -164,7 +179,7 @@ void handler_metadata(handler_ctx_t *ctx)
 			if (proto_copy_str(s->ptr, s->size, name, sizeof(name)) == 0)
 				t = metadata_topic(md, name);
 			if (t)
-				pack_topic(pk, md, t);
+				pack_topic(ctx->b, pk, md, t);
 			else if (s->size > LOG_TOPIC_MAX || s->size == 0 || !name[0])
 				pack_unknown(pk, s->ptr, s->size, BROOK_ERR_INVALID_TOPIC_EXCEPTION);
 			else if (allow_auto && ctx->b->conf->auto_create_topics_enable)

@@ -22,7 +22,7 @@ static void usage(FILE *out)
 static void on_term(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	blog(BLOG_INFO, "broker", "signal %d: clean shutdown", w->signum);
-	broker_stop(&broker);
+	broker_shutdown(&broker);
 }
 
 static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)

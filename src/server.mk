@@ -8,6 +8,7 @@ src_libbrookd_a_SOURCES += \
 	src/handler_metadata.c src/handler_produce.c src/handler_fetch.c \
 	src/handler_list_offsets.c src/handler_offsets_for_leader_epoch.c \
 	src/handler_controller.c \
+	src/broker_ctrl.h src/broker_ctrl.c \
 	src/broker.h src/broker.c
 
 bin_PROGRAMS += src/brookd

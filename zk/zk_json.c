@@ -1174,3 +1174,65 @@ brook_err_t zk_json_consumer_member_encode(const zk_consumer_member_t *m, char *
 	}
 	return dump(root, out);
 }
+
+/* --- /admin/preferred_replica_election ----------------------------------- */
+
+#define SHAPE_ELECTION "preferred-replica election"
+
+brook_err_t zk_json_election_topics_decode(const char *data, size_t len, char ***topics,
+					   size_t *n, char *errstr, size_t errstr_size)
+{
+	brook_err_t err = BROOK_ERR_NO_ERROR;
+	json_t *root, *parts, *e;
+	size_t i;
+
+	*topics = NULL;
+	*n = 0;
+	if (!(root = load_object(data, len, SHAPE_ELECTION, &err, errstr, errstr_size)))
+		return err;
+	parts = json_object_get(root, "partitions");
+	if (!json_is_array(parts)) {
+		json_decref(root);
+		return bad(errstr, errstr_size, SHAPE_ELECTION, "\"partitions\": expected an array");
+	}
+	if (json_array_size(parts) &&
+	    !(*topics = calloc(json_array_size(parts), sizeof(**topics)))) {
+		json_decref(root);
+		return BROOK_ERR__NOMEM;
+	}
+	json_array_foreach(parts, i, e) {
+		json_t *t = json_object_get(e, "topic");
+		const char *name;
+		size_t k;
+
+		if (!json_is_string(t)) {
+			err = bad(errstr, errstr_size, SHAPE_ELECTION,
+				  "partitions[%zu].topic: expected a string", i);
+			break;
+		}
+		name = json_string_value(t);
+		for (k = 0; k < *n && strcmp((*topics)[k], name); k++)
+			;
+		if (k < *n)
+			continue; /* one election per topic covers its partitions */
+		if (!((*topics)[*n] = strdup(name))) {
+			err = BROOK_ERR__NOMEM;
+			break;
+		}
+		(*n)++;
+	}
+	json_decref(root);
+	if (err) {
+		zk_json_election_topics_free(*topics, *n);
+		*topics = NULL;
+		*n = 0;
+	}
+	return err;
+}
+
+void zk_json_election_topics_free(char **topics, size_t n)
+{
+	for (size_t i = 0; topics && i < n; i++)
+		free(topics[i]);
+	free(topics);
+}

@@ -189,4 +189,11 @@ brook_err_t zk_json_consumer_member_decode(const char *data, size_t len, zk_cons
 					   char *errstr, size_t errstr_size);
 brook_err_t zk_json_consumer_member_encode(const zk_consumer_member_t *m, char **out);
 
+/* /admin/preferred_replica_election (Kafka's): {"version":1,"partitions":
+ * [{"topic":t,"partition":p},...]}. The distinct topic names it lists
+ * (the election runs per topic); free with zk_json_election_topics_free. */
+brook_err_t zk_json_election_topics_decode(const char *data, size_t len, char ***topics,
+					   size_t *n, char *errstr, size_t errstr_size);
+void zk_json_election_topics_free(char **topics, size_t n);
+
 #endif /* BROOK_ZK_JSON_H */

@@ -41,6 +41,7 @@
 /* Prefix for zk_create(..., ZK_SEQUENTIAL): ZooKeeper appends 10 digits. */
 #define ZK_PATH_ISR_CHANGE_PREFIX   "/isr_change_notification/isr_change_"
 #define ZK_PATH_PRODUCER_ID_BLOCK   "/latest_producer_id_block"
+#define ZK_PATH_PREFERRED_ELECTION  "/admin/preferred_replica_election"
 #define ZK_PATH_CONSUMERS           "/consumers"
 
 /* BROOK_ERR_NO_ERROR when `topic` is a valid topic name: 1..249 bytes of
