@@ -1758,3 +1758,109 @@ brook_err_t admin_cluster_id_get(zk_session_t *zk, char *buf, size_t size, int t
 	batch_free(b);
 	return err;
 }
+
+/* --- preferred-replica election ----------------------------------------------- */
+
+/* Appends {"topic":t,"partition":p} for each partition of one topic. */
+static brook_err_t election_add_topic(zk_session_t *zk, const char *topic, char **json,
+				      size_t *len, size_t *cap, int *count, const deadline_t *d,
+				      char *errstr, size_t errstr_size)
+{
+	admin_topic_info_t *info;
+	brook_err_t err;
+
+	if ((err = admin_topic_describe(zk, topic, &info, deadline_left(d), errstr, errstr_size)))
+		return err;
+	for (int32_t p = 0; p < info->assignment->partition_cnt; p++) {
+		size_t need = strlen(topic) + 64;
+
+		if (*len + need + 4 > *cap) {
+			size_t nc = (*cap + need) * 2;
+			char *nj = realloc(*json, nc);
+
+			if (!nj) {
+				admin_topic_info_free(info);
+				return nomem(errstr, errstr_size);
+			}
+			*json = nj;
+			*cap = nc;
+		}
+		*len += (size_t)snprintf(*json + *len, *cap - *len, "%s{\"topic\":\"%s\",\"partition\":%d}",
+					 *count ? "," : "", topic, (int)p);
+		(*count)++;
+	}
+	admin_topic_info_free(info);
+	return BROOK_ERR_NO_ERROR;
+}
+
+brook_err_t admin_preferred_election(zk_session_t *zk, const char *topic, int *count,
+				     int timeout_ms, char *errstr, size_t errstr_size)
+{
+	size_t len = 0, cap = 256;
+	char *json = malloc(cap);
+	admin_topic_list_t *list = NULL;
+	batch_t *b;
+	deadline_t d;
+	brook_err_t err = BROOK_ERR_NO_ERROR;
+
+	*count = 0;
+	deadline_init(&d, timeout_ms);
+	if (!json)
+		return nomem(errstr, errstr_size);
+	len = (size_t)snprintf(json, cap, "{\"version\":1,\"partitions\":[");
+	if (topic) {
+		err = election_add_topic(zk, topic, &json, &len, &cap, count, &d, errstr, errstr_size);
+	} else if (!(err = admin_topic_list(zk, &list, deadline_left(&d), errstr, errstr_size))) {
+		for (size_t i = 0; i < list->cnt && !err; i++)
+			if (!list->marked_for_deletion[i])
+				err = election_add_topic(zk, list->names[i], &json, &len, &cap, count, &d,
+							 errstr, errstr_size);
+		admin_topic_list_free(list);
+	}
+	if (err || *count == 0) {
+		free(json);
+		if (!err)
+			brook_errstr(errstr, errstr_size, "no partitions to elect");
+		return err ? err : BROOK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	}
+	len += (size_t)snprintf(json + len, cap - len, "]}");
+	if ((err = ensure_paths(zk, &d, errstr, errstr_size)) || !(b = batch_new(1))) {
+		free(json);
+		return err ? err : nomem(errstr, errstr_size);
+	}
+	req_submitted(&b->reqs[0], zk_create(zk, ZK_PATH_PREFERRED_ELECTION, json, len,
+					      ZK_PERSISTENT, on_create, &b->reqs[0]));
+	free(json);
+	if (batch_wait(zk, b, &d))
+		return path_error(errstr, errstr_size, ZK_PATH_PREFERRED_ELECTION, BROOK_ERR__TIMED_OUT,
+				  &d);
+	err = b->reqs[0].err;
+	batch_free(b);
+	if (err == BROOK_ERR__EXISTS) {
+		brook_errstr(errstr, errstr_size, "a preferred-leader election is already pending (%s)",
+			     ZK_PATH_PREFERRED_ELECTION);
+		return err;
+	}
+	if (err)
+		return path_error(errstr, errstr_size, ZK_PATH_PREFERRED_ELECTION, err, &d);
+	/* the controller removes the node once it has acted on it */
+	for (;;) {
+		if (!(b = batch_new(1)))
+			return nomem(errstr, errstr_size);
+		req_submitted(&b->reqs[0], zk_exists(zk, ZK_PATH_PREFERRED_ELECTION, NULL, on_stat,
+						      &b->reqs[0]));
+		if (batch_wait(zk, b, &d))
+			break;
+		err = b->reqs[0].err;
+		batch_free(b);
+		if (err == BROOK_ERR__NOENT)
+			return BROOK_ERR_NO_ERROR;
+		if (deadline_left(&d) <= 0)
+			break;
+		usleep(50000);
+	}
+	brook_errstr(errstr, errstr_size,
+		     "no controller acted on the election within %d ms; %s stays for the next one",
+		     d.timeout_ms, ZK_PATH_PREFERRED_ELECTION);
+	return BROOK_ERR__TIMED_OUT;
+}

@@ -213,6 +213,16 @@ typedef struct admin_topic_info {
 brook_err_t admin_topic_describe(zk_session_t *zk, const char *topic, admin_topic_info_t **out,
 				 int timeout_ms, char *errstr, size_t errstr_size);
 void admin_topic_info_free(admin_topic_info_t *t);
+
+/* Kafka's preferred-replica election through ZooKeeper: writes
+ * /admin/preferred_replica_election = {"version":1,"partitions":[{"topic":
+ * t,"partition":p},...]} for every partition of `topic` (NULL: of every
+ * topic), then waits (within timeout_ms) until the controller has acted
+ * and removed the node. *count: partitions asked for. Errors:
+ * UNKNOWN_TOPIC_OR_PARTITION, _EXISTS (an election is already pending),
+ * _TIMED_OUT (no controller took it: the node stays for the next one). */
+brook_err_t admin_preferred_election(zk_session_t *zk, const char *topic, int *count,
+				     int timeout_ms, char *errstr, size_t errstr_size);
 /* Kafka's replication factor of a topic: partition 0's replica count. */
 int32_t admin_topic_info_replication_factor(const admin_topic_info_t *t);
 

@@ -26,6 +26,7 @@ typedef enum action {
 	ACT_DESCRIBE,
 	ACT_ALTER,
 	ACT_DELETE,
+	ACT_PREFERRED_LEADER,
 } action_t;
 
 #define A(x) (1u << (x))
@@ -39,6 +40,7 @@ static const struct {
 	{ "describe", ACT_DESCRIBE },
 	{ "alter", ACT_ALTER },
 	{ "delete", ACT_DELETE },
+	{ "preferred-leader", ACT_PREFERRED_LEADER },
 	{ NULL, ACT_NONE },
 };
 
@@ -88,7 +90,8 @@ static const struct {
 	unsigned actions;
 } opt_rules[] = {
 	{ OPT_TOPIC, "--topic",
-	  A(ACT_CREATE) | A(ACT_LIST) | A(ACT_DESCRIBE) | A(ACT_ALTER) | A(ACT_DELETE) },
+	  A(ACT_CREATE) | A(ACT_LIST) | A(ACT_DESCRIBE) | A(ACT_ALTER) | A(ACT_DELETE) |
+		  A(ACT_PREFERRED_LEADER) },
 	{ OPT_PARTITIONS, "--partitions", A(ACT_CREATE) | A(ACT_ALTER) },
 	{ OPT_REPLICATION_FACTOR, "--replication-factor", A(ACT_CREATE) },
 	{ OPT_CONFIG, "--config", A(ACT_CREATE) },
@@ -128,6 +131,9 @@ static void usage(FILE *out)
 		"            (partitions can only be added; existing ones stay where they are)\n"
 		"  delete    --topic T [--if-exists]\n"
 		"            (marks the topic for deletion; the controller deletes it)\n"
+		"  preferred-leader [--topic T]\n"
+		"            (moves leadership back to each partition's first replica where it\n"
+		"            is in sync; every topic without --topic)\n"
 		"\n"
 		"Options:\n"
 		"  -z, --zookeeper CONNECT  ZooKeeper connect string\n"
@@ -462,6 +468,17 @@ static int do_delete(zk_session_t *zk, const topics_opts_t *o)
 	return CLI_OK;
 }
 
+static int do_preferred_leader(zk_session_t *zk, const topics_opts_t *o)
+{
+	char errstr[512];
+	int count = 0;
+
+	if (admin_preferred_election(zk, o->topic, &count, o->timeout_ms, errstr, sizeof(errstr)))
+		return fail(errstr);
+	printf("Preferred-leader election done for %d partition(s).\n", count);
+	return CLI_OK;
+}
+
 int cli_topics(int argc, char **argv)
 {
 	topics_opts_t o;
@@ -493,6 +510,7 @@ int cli_topics(int argc, char **argv)
 		case ACT_DESCRIBE: rc = do_describe(zk, &o); break;
 		case ACT_ALTER: rc = do_alter(zk, &o); break;
 		case ACT_DELETE: rc = do_delete(zk, &o); break;
+		case ACT_PREFERRED_LEADER: rc = do_preferred_leader(zk, &o); break;
 		case ACT_NONE: rc = CLI_USAGE; break;
 		}
 	}
