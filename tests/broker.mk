@@ -22,3 +22,10 @@ check_PROGRAMS += tests/test_e2e
 TESTS += tests/test_e2e
 tests_test_e2e_LDADD = $(BROKER_TEST_LIBS)
 EXTRA_tests_test_e2e_DEPENDENCIES = src/brookd
+
+# Replication across three brokers and a 3-server ZooKeeper: acks=all,
+# ISR shrink/expand (SIGSTOP), the high watermark, follower truncation.
+check_PROGRAMS += tests/test_replication
+TESTS += tests/test_replication
+tests_test_replication_LDADD = $(BROKER_TEST_LIBS)
+EXTRA_tests_test_replication_DEPENDENCIES = src/brookd

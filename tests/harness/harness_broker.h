@@ -87,6 +87,32 @@ int harness_broker_log_contains(const harness_broker_t *b, const char *needle);
 /* Waits until the current run's log contains `needle`; 0, or -1 on timeout. */
 int harness_broker_wait_log(const harness_broker_t *b, const char *needle, int timeout_ms);
 
+/* SIGSTOP: the broker keeps its sockets and its ZooKeeper registration
+ * but does nothing, as in a long GC pause or a hung disk. Its ZooKeeper
+ * session still times out (the local ensemble grants at most 10 s: tickTime
+ * 500 ms x 20), so keep pauses shorter than that. Waits until the kernel
+ * reports the process stopped. 0, or -1 when it does not run. A paused
+ * broker gets SIGCONT before harness_broker_stop/kill9/restart and the
+ * cleanup at exit signal it, so a failing test cannot hang there. */
+int harness_broker_pause(harness_broker_t *b);
+/* SIGCONT a paused broker. 0, or -1 when it does not run. */
+int harness_broker_cont(harness_broker_t *b);
+/* 1 while paused by harness_broker_pause. */
+int harness_broker_paused(const harness_broker_t *b);
+
+/* The bytes of every segment file (<log.dirs>/<topic>-<partition>/
+ * <base offset>.log) of the partition on broker b, concatenated in offset
+ * order: what this replica holds, comparable byte for byte with the other
+ * replicas. A running broker may be in the middle of an append, so the end
+ * may hold part of a batch. malloc'd (the caller frees); NULL when the
+ * folder or a file cannot be read. */
+uint8_t *harness_broker_partition_log(const harness_broker_t *b, const char *topic,
+				      int32_t partition, size_t *len);
+/* The path of the partition's last (active) segment file on broker b, for
+ * tests that edit a stopped broker's log. 0, or -1 when there is none. */
+int harness_broker_active_segment(const harness_broker_t *b, const char *topic,
+				  int32_t partition, char *buf, size_t size);
+
 /* VmRSS of a process in KiB, from /proc/<pid>/status; -1 on error. */
 long harness_proc_rss_kb(pid_t pid);
 
@@ -110,6 +136,16 @@ int harness_topic_wait_leaders(int port, const char *topic, int32_t partitions, 
 /* Both, for a topic whose partitions all live on broker b alone. */
 int harness_broker_create_topic(harness_broker_t *b, const char *zk_connect, const char *topic,
 				int32_t partitions);
+
+/* Does what a controller does when it elects the same leader again:
+ * reads /brokers/topics/<topic>/partitions/<p>/state, adds one to its
+ * leader_epoch and writes it back with a version check (read again and
+ * retried when a broker's ISR write got there first). The leader starts
+ * the new epoch at its log end; followers ask it where their logs agree
+ * (OffsetsForLeaderEpoch). *epoch (may be NULL) gets the new epoch. 0 or
+ * -1. */
+int harness_partition_bump_leader_epoch(const char *zk_connect, const char *topic,
+					int32_t partition, int32_t *epoch);
 
 /* ---- the protocol client ---------------------------------------------- */
 
@@ -213,6 +249,13 @@ brook_err_t harness_produce(harness_client_t *c, const char *topic, int32_t part
 			    int acks, const void *records, size_t len, int timeout_ms,
 			    int64_t *base_offset);
 
+/* harness_produce with the request's own timeout_ms (how long the broker
+ * may wait for the in-sync replicas with acks=-1; harness_produce sends
+ * 10000) apart from the client's wait, timeout_ms. */
+brook_err_t harness_produce_timeout(harness_client_t *c, const char *topic, int32_t partition,
+				    int acks, const void *records, size_t len,
+				    int32_t request_timeout_ms, int timeout_ms, int64_t *base_offset);
+
 typedef struct harness_record {
 	int64_t offset;
 	int64_t timestamp;
@@ -267,5 +310,42 @@ brook_err_t harness_fetch_all(harness_client_t *c, const char *topic, int32_t pa
  * harness_produce. */
 brook_err_t harness_list_offset(harness_client_t *c, const char *topic, int32_t partition,
 				int64_t timestamp, int timeout_ms, int64_t *offset);
+
+/* ListOffsets as a follower asks it (replica_id >= 0): "latest" is then the
+ * leader's log end offset rather than the high watermark consumers see. */
+brook_err_t harness_list_offset_replica(harness_client_t *c, const char *topic,
+					int32_t partition, int32_t replica_id, int64_t timestamp,
+					int timeout_ms, int64_t *offset);
+
+/* ---- partition metadata ------------------------------------------------- */
+
+#define HARNESS_MAX_REPLICAS 16
+
+/* One partition as a Metadata response describes it. */
+typedef struct harness_partition_info {
+	int32_t leader;       /* -1: none */
+	int32_t leader_epoch;
+	int nreplicas, nisr, noffline;
+	int32_t replicas[HARNESS_MAX_REPLICAS];
+	int32_t isr[HARNESS_MAX_REPLICAS];
+	int32_t offline[HARNESS_MAX_REPLICAS];
+} harness_partition_info_t;
+
+/* Metadata for `topic`, and what it says of one partition. Returns the
+ * partition's error code (the topic's when it has one), or a local code as
+ * harness_produce; UNKNOWN_TOPIC_OR_PARTITION when the answer does not
+ * list the partition. */
+brook_err_t harness_partition_info(harness_client_t *c, const char *topic, int32_t partition,
+				   int timeout_ms, harness_partition_info_t *out);
+
+/* Waits until the broker on `port` names exactly the n brokers of `isr`
+ * (in any order) as the partition's ISR. 0, or -1 on timeout with the last
+ * answer on stderr. *last (may be NULL) gets the last answer. */
+int harness_partition_wait_isr(int port, const char *topic, int32_t partition,
+			       const int32_t *isr, int n, int timeout_ms,
+			       harness_partition_info_t *last);
+
+/* "1,2,3" into buf; returns buf. */
+const char *harness_ids_str(const int32_t *ids, int n, char *buf, size_t size);
 
 #endif /* BROOK_HARNESS_BROKER_H */
