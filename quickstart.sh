@@ -89,7 +89,7 @@ if [ "${n:-0}" -lt 3 ]; then
 fi
 "$BROOK" cluster -z "$ZK"
 
-"$BROOK" topics -z "$ZK" create --topic quickstart --partitions 3 --replication-factor 1 --if-not-exists
+"$BROOK" topics -z "$ZK" create --topic quickstart --partitions 3 --replication-factor 3 --if-not-exists
 BOOT=127.0.0.1:$BROKER_PORT,127.0.0.1:$((BROKER_PORT + 1)),127.0.0.1:$((BROKER_PORT + 2))
 
 echo
@@ -107,7 +107,7 @@ Cluster running: ZooKeeper $ZK, brokers $BOOT
 Data and logs: $DATA
 
 Try next:
-  $BROOK topics -z $ZK create --topic orders --partitions 6 --replication-factor 1
+  $BROOK topics -z $ZK create --topic orders --partitions 6 --replication-factor 3
   seq 1 100000 | $BROOK produce -b $BOOT -t orders
   $BROOK consume -b $BOOT -t orders -o beginning -e -c 10
   $BROOK topics -z $ZK describe
