@@ -11,6 +11,7 @@
 #include "broker_ctrl.h"
 #include "conn.h"
 #include "controller.h"
+#include "peer.h"
 #include "proto.h"
 #include "zk_json.h"
 #include "zk_paths.h"
@@ -21,12 +22,6 @@
 /* brokers the controller may talk to */
 #define MAX_PEERS 1024
 
-typedef struct peer {
-	int32_t id;
-	conn_t *conn;
-	char host[256];
-	int port;
-} peer_t;
 
 struct broker_ctrl {
 	broker_t *b;
@@ -43,54 +38,19 @@ struct broker_ctrl {
 
 /* --- connections to the brokers --------------------------------------------------- */
 
-static void peer_log(void *opaque, int level, const char *message)
-{
-	peer_t *p = opaque;
-
-	blog(level <= BROOK_LOG_WARNING ? BLOG_WARN : BLOG_DEBUG, "controller", "broker %d: %s",
-	     (int)p->id, message);
-}
-
 static conn_t *peer_conn(broker_ctrl_t *bc, int32_t id)
 {
-	const md_broker_t *br = metadata_broker(broker_zk_metadata(bc->b->zk), id);
 	peer_t *p = NULL;
-	conn_opts_t opts;
-	char client_id[64];
 
-	if (!br)
-		return NULL;
 	for (size_t i = 0; i < bc->npeers; i++)
 		if (bc->peers[i].id == id)
 			p = &bc->peers[i];
-	if (p) {
-		if (strcmp(p->host, br->host) || p->port != br->port) {
-			snprintf(p->host, sizeof(p->host), "%s", br->host);
-			p->port = br->port;
-			conn_set_address(p->conn, p->host, p->port);
-		}
-		return p->conn;
-	}
+	if (p)
+		return peer_refresh(p, bc->b) == 0 ? p->conn : NULL;
 	/* the array never moves: connections keep a pointer to their peer */
-	if (bc->npeers >= MAX_PEERS)
+	if (bc->npeers >= MAX_PEERS || peer_open(&bc->peers[bc->npeers], bc->b, id, "controller"))
 		return NULL;
-	p = &bc->peers[bc->npeers];
-	memset(p, 0, sizeof(*p));
-	p->id = id;
-	snprintf(p->host, sizeof(p->host), "%s", br->host);
-	p->port = br->port;
-	snprintf(client_id, sizeof(client_id), "broker-%d-controller", (int)bc->b->id);
-	memset(&opts, 0, sizeof(opts));
-	opts.client_id = client_id;
-	opts.connect_timeout_ms = 5000;
-	opts.backoff_ms = 100;
-	opts.backoff_max_ms = 1000;
-	opts.log = peer_log;
-	opts.opaque = p;
-	if (conn_new(bc->b->loop, p->host, p->port, &opts, &p->conn))
-		return NULL;
-	bc->npeers++;
-	return p->conn;
+	return bc->peers[bc->npeers++].conn;
 }
 
 /* --- LeaderAndIsr, UpdateMetadata, StopReplica ------------------------------------ */
@@ -402,7 +362,7 @@ void broker_ctrl_free(broker_ctrl_t *bc)
 	ev_timer_stop(bc->b->loop, &bc->shutdown_timer);
 	controller_free(bc->c);
 	for (size_t i = 0; i < bc->npeers; i++)
-		conn_free(bc->peers[i].conn);
+		peer_close(&bc->peers[i]);
 	free(bc->peers);
 	free(bc);
 }

@@ -29,6 +29,13 @@ void handler_finish(net_resp_t *resp)
 	net_resp_done(resp);
 }
 
+void handler_reject(handler_ctx_t *ctx, const char *msg)
+{
+	handler_pack_error_body(&ctx->pk, BROOK_ERR_INVALID_REQUEST, msg);
+	net_resp_close_after(ctx->resp);
+	handler_finish(ctx->resp);
+}
+
 void handler_pack_error_body(msgpack_packer *pk, brook_err_t err, const char *msg)
 {
 	msgpack_pack_map(pk, 2);

@@ -63,5 +63,8 @@ brook_err_t handler_partition_error(broker_t *b, const char *topic, size_t topic
 
 /* Packs an {error_code, error_message} body, for requests that fail whole. */
 void handler_pack_error_body(msgpack_packer *pk, brook_err_t err, const char *msg);
+/* A request that does not decode as its API says: answers INVALID_REQUEST
+ * with msg and closes the connection after the answer (DESIGN.md). */
+void handler_reject(handler_ctx_t *ctx, const char *msg);
 
 #endif

@@ -41,9 +41,7 @@ static int fenced(handler_ctx_t *ctx, int32_t *controller_id)
 	*controller_id = -1;
 	if (proto_get_i32(ctx->req->body, "controller_id", 1, controller_id, err, sizeof(err)) ||
 	    proto_get_i32(ctx->req->body, "controller_epoch", 1, &epoch, err, sizeof(err))) {
-		handler_pack_error_body(&ctx->pk, BROOK_ERR_INVALID_REQUEST, err);
-		net_resp_close_after(ctx->resp);
-		handler_finish(ctx->resp);
+		handler_reject(ctx, err);
 		return -1;
 	}
 	if (epoch < ctx->b->controller_epoch) {
@@ -130,9 +128,7 @@ void handler_leader_and_isr(handler_ctx_t *ctx)
 	if (fenced(ctx, &controller))
 		return;
 	if (proto_get_array(ctx->req->body, "partition_states", 1, &states, err, sizeof(err))) {
-		handler_pack_error_body(pk, BROOK_ERR_INVALID_REQUEST, err);
-		net_resp_close_after(ctx->resp);
-		handler_finish(ctx->resp);
+		handler_reject(ctx, err);
 		return;
 	}
 	msgpack_pack_map(pk, 2);
@@ -174,9 +170,7 @@ void handler_stop_replica(handler_ctx_t *ctx)
 		return;
 	if (proto_get_bool(ctx->req->body, "delete_partitions", 0, &del, err, sizeof(err)) ||
 	    proto_get_array(ctx->req->body, "partitions", 1, &parts, err, sizeof(err))) {
-		handler_pack_error_body(pk, BROOK_ERR_INVALID_REQUEST, err);
-		net_resp_close_after(ctx->resp);
-		handler_finish(ctx->resp);
+		handler_reject(ctx, err);
 		return;
 	}
 	msgpack_pack_map(pk, 2);
@@ -218,9 +212,7 @@ void handler_controlled_shutdown(handler_ctx_t *ctx)
 	brook_err_t e;
 
 	if (proto_get_i32(ctx->req->body, "broker_id", 1, &id, err, sizeof(err))) {
-		handler_pack_error_body(&ctx->pk, BROOK_ERR_INVALID_REQUEST, err);
-		net_resp_close_after(ctx->resp);
-		handler_finish(ctx->resp);
+		handler_reject(ctx, err);
 		return;
 	}
 	e = broker_ctrl_controlled_shutdown(ctx->b->ctrl, id, &remaining);

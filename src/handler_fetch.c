@@ -271,9 +271,7 @@ void handler_fetch(handler_ctx_t *ctx)
 	if ((e = parse(ctx->req->body, &w, err, sizeof(err)))) {
 		if (e == BROOK_ERR__NOMEM)
 			snprintf(err, sizeof(err), "out of memory");
-		handler_pack_error_body(&ctx->pk, BROOK_ERR_INVALID_REQUEST, err);
-		net_resp_close_after(ctx->resp);
-		handler_finish(ctx->resp);
+		handler_reject(ctx, err);
 		return;
 	}
 	w->b = ctx->b;

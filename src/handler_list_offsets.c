@@ -79,9 +79,7 @@ void handler_list_offsets(handler_ctx_t *ctx)
 	if (proto_get_array(ctx->req->body, "topics", 1, &topics, err, sizeof(err)) ||
 	    proto_get_i32(ctx->req->body, "replica_id", 0, &replica, err, sizeof(err)) ||
 	    check(topics, err, sizeof(err))) {
-		handler_pack_error_body(pk, BROOK_ERR_INVALID_REQUEST, err);
-		net_resp_close_after(ctx->resp);
-		handler_finish(ctx->resp);
+		handler_reject(ctx, err);
 		return;
 	}
 	msgpack_pack_map(pk, 1);

@@ -135,18 +135,13 @@ void handler_metadata(handler_ctx_t *ctx)
 	if (proto_get_array(ctx->req->body, "topics", 0, &topics, err, sizeof(err)) ||
 	    proto_get_bool(ctx->req->body, "allow_auto_topic_creation", 0, &allow_auto, err,
 			   sizeof(err))) {
-		handler_pack_error_body(pk, BROOK_ERR_INVALID_REQUEST, err);
-		net_resp_close_after(ctx->resp);
-		handler_finish(ctx->resp);
+		handler_reject(ctx, err);
 		return;
 	}
 	if (topics) {
 		for (uint32_t i = 0; i < topics->size; i++)
 			if (topics->ptr[i].type != MSGPACK_OBJECT_STR) {
-				handler_pack_error_body(pk, BROOK_ERR_INVALID_REQUEST,
-							"topics: must be an array of strings");
-				net_resp_close_after(ctx->resp);
-				handler_finish(ctx->resp);
+				handler_reject(ctx, "topics: must be an array of strings");
 				return;
 			}
 	}

@@ -37,9 +37,7 @@ void handler_offsets_for_leader_epoch(handler_ctx_t *ctx)
 	char err[256];
 
 	if (proto_get_array(ctx->req->body, "topics", 1, &topics, err, sizeof(err))) {
-		handler_pack_error_body(pk, BROOK_ERR_INVALID_REQUEST, err);
-		net_resp_close_after(ctx->resp);
-		handler_finish(ctx->resp);
+		handler_reject(ctx, err);
 		return;
 	}
 	msgpack_pack_map(pk, 1);

@@ -381,9 +381,7 @@ void handler_produce(handler_ctx_t *ctx)
 	    (e = parse(ctx->req->body, &parts, &n, &ntopics, err, sizeof(err)))) {
 		if (e == BROOK_ERR__NOMEM)
 			snprintf(err, sizeof(err), "out of memory");
-		handler_pack_error_body(pk, BROOK_ERR_INVALID_REQUEST, err);
-		net_resp_close_after(ctx->resp);
-		handler_finish(ctx->resp);
+		handler_reject(ctx, err);
 		return;
 	}
 	if (!(res = calloc(n ? n : 1, sizeof(*res)))) {

@@ -10,6 +10,7 @@
 #include "blog.h"
 #include "broker.h"
 #include "conn.h"
+#include "peer.h"
 #include "log_checkpoint.h"
 #include "proto.h"
 #include "record.h"
@@ -46,9 +47,8 @@ struct fetcher {
 	replica_mgr_t *m;
 	fetcher_t *next;
 	int32_t leader;
-	conn_t *conn;
-	char host[256];
-	int port;
+	conn_t *conn;       /* peer.conn */
+	peer_t peer;
 	int inflight;
 	int closing;
 	ev_timer retry;
@@ -361,55 +361,27 @@ static void fetcher_backoff(fetcher_t *f, double s)
 	ev_timer_start(f->m->b->loop, &f->retry);
 }
 
-static void conn_log(void *opaque, int level, const char *message)
-{
-	fetcher_t *f = opaque;
-
-	blog(level <= BROOK_LOG_WARNING ? BLOG_WARN : BLOG_DEBUG, "replica", "fetcher for leader %d: %s",
-	     (int)f->leader, message);
-}
-
 static fetcher_t *fetcher_get(replica_mgr_t *m, int32_t leader)
 {
-	const md_broker_t *br = metadata_broker(broker_zk_metadata(m->b->zk), leader);
 	fetcher_t *f = fetcher_find(m, leader);
-	char client_id[64];
-	conn_opts_t opts;
 
-	if (!br)
-		return NULL;
-	if (f) {
-		if (strcmp(f->host, br->host) || f->port != br->port) {
-			snprintf(f->host, sizeof(f->host), "%s", br->host);
-			f->port = br->port;
-			conn_set_address(f->conn, f->host, f->port);
-		}
-		return f;
-	}
+	if (f)
+		return peer_refresh(&f->peer, m->b) == 0 ? f : NULL;
 	if (!(f = calloc(1, sizeof(*f))))
 		return NULL;
-	f->m = m;
-	f->leader = leader;
-	snprintf(f->host, sizeof(f->host), "%s", br->host);
-	f->port = br->port;
-	snprintf(client_id, sizeof(client_id), "broker-%d-fetcher", (int)m->b->id);
-	memset(&opts, 0, sizeof(opts));
-	opts.client_id = client_id;
-	opts.connect_timeout_ms = 5000;
-	opts.backoff_ms = 100;
-	opts.backoff_max_ms = 1000;
-	opts.log = conn_log;
-	opts.opaque = f;
-	if (conn_new(m->b->loop, f->host, f->port, &opts, &f->conn)) {
+	if (peer_open(&f->peer, m->b, leader, "replica fetcher")) {
 		free(f);
 		return NULL;
 	}
+	f->m = m;
+	f->leader = leader;
+	f->conn = f->peer.conn;
 	ev_timer_init(&f->retry, on_retry, 0., 0.);
 	f->retry.data = f;
 	f->next = m->fetchers;
 	m->fetchers = f;
-	blog(BLOG_INFO, "replica", "fetching from leader %d at %s:%d", (int)leader, f->host,
-	     f->port);
+	blog(BLOG_INFO, "replica", "fetching from leader %d at %s:%d", (int)leader, f->peer.host,
+	     f->peer.port);
 	return f;
 }
 
@@ -424,7 +396,7 @@ static void fetcher_free(fetcher_t *f)
 		}
 	f->closing = 1;
 	ev_timer_stop(m->b->loop, &f->retry);
-	conn_free(f->conn); /* fails the fetch in flight: its callback sees closing */
+	peer_close(&f->peer); /* fails the fetch in flight: its callback sees closing */
 	free(f);
 }
 

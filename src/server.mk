@@ -4,6 +4,7 @@ src_libbrookd_a_SOURCES += \
 	src/net.h src/net.c \
 	src/partition.h src/partition.c \
 	src/replica.h src/replica.c \
+	src/peer.h src/peer.c \
 	src/handler.h src/handler.c \
 	src/handler_metadata.c src/handler_produce.c src/handler_fetch.c \
 	src/handler_list_offsets.c src/handler_offsets_for_leader_epoch.c \
