@@ -10,6 +10,7 @@
 
 #include <ev.h>
 
+#include "admin.h"
 #include "blog.h"
 #include "broker.h"
 #include "broker_ctrl.h"
@@ -122,6 +123,13 @@ partition_t *broker_host_partition(broker_t *b, const char *topic, int32_t id)
 		blog(BLOG_ERROR, "broker", "%s-%d: out of memory", topic, id);
 		return NULL;
 	}
+	/* The broker's settings until broker_apply_state() applies the
+	 * topic's overrides; the log is set in full then, whatever an
+	 * earlier run left in it. */
+	p->min_insync_replicas = b->conf->min_insync_replicas;
+	p->max_message_bytes = b->conf->message_max_bytes;
+	p->config_seq = 0;
+	p->config_known = 0;
 	/* What was committed when we last knew; without a checkpoint nothing
 	 * is known committed (a follower then fetches its log again). */
 	{
@@ -141,6 +149,197 @@ partition_t *broker_host_partition(broker_t *b, const char *topic, int32_t id)
 	return p;
 }
 
+/* --- per-topic settings ----------------------------------------------------- */
+
+static void on_flush(struct ev_loop *loop, ev_timer *w, int revents);
+static brook_err_t start_timer(broker_t *b, ev_timer **t,
+			       void (*cb)(struct ev_loop *, ev_timer *, int), double every);
+
+/* What a hosted partition runs with. */
+typedef struct topic_settings {
+	log_config_t log;
+	int32_t min_insync_replicas;
+	int32_t max_message_bytes;
+} topic_settings_t;
+
+/* The topic-level settings the broker applies, by Kafka's names
+ * (LogConfig). The admin table knows a few more: those are someone
+ * else's (unclean.leader.election.enable: the controller) or have only
+ * one behaviour so far (cleanup.policy delete, compression.type producer). */
+typedef enum topic_key {
+	TK_RETENTION_MS,
+	TK_RETENTION_BYTES,
+	TK_SEGMENT_BYTES,
+	TK_SEGMENT_MS,
+	TK_INDEX_INTERVAL_BYTES,
+	TK_FLUSH_MESSAGES,
+	TK_FLUSH_MS,
+	TK_MAX_MESSAGE_BYTES,
+	TK_MIN_INSYNC_REPLICAS,
+	TK_NONE,
+} topic_key_t;
+
+static const struct {
+	const char *name;
+	topic_key_t key;
+} topic_keys[] = {
+	{ "retention.ms", TK_RETENTION_MS },
+	{ "retention.bytes", TK_RETENTION_BYTES },
+	{ "segment.bytes", TK_SEGMENT_BYTES },
+	{ "segment.ms", TK_SEGMENT_MS },
+	{ "index.interval.bytes", TK_INDEX_INTERVAL_BYTES },
+	{ "flush.messages", TK_FLUSH_MESSAGES },
+	{ "flush.ms", TK_FLUSH_MS },
+	{ "max.message.bytes", TK_MAX_MESSAGE_BYTES },
+	{ "min.insync.replicas", TK_MIN_INSYNC_REPLICAS },
+};
+#define NTOPIC_KEYS (sizeof(topic_keys) / sizeof(topic_keys[0]))
+
+static topic_key_t topic_key(const char *name)
+{
+	for (size_t i = 0; i < NTOPIC_KEYS; i++)
+		if (strcmp(topic_keys[i].name, name) == 0)
+			return topic_keys[i].key;
+	return TK_NONE;
+}
+
+/* Copies the one setting `k` from the parsed overrides. */
+static void take_override(topic_settings_t *s, const admin_topic_conf_t *c, topic_key_t k)
+{
+	switch (k) {
+	case TK_RETENTION_MS:
+		s->log.retention_ms = c->retention_ms;
+		break;
+	case TK_RETENTION_BYTES:
+		s->log.retention_bytes = c->retention_bytes;
+		break;
+	case TK_SEGMENT_BYTES:
+		s->log.segment_bytes = (uint64_t)c->segment_bytes;
+		break;
+	case TK_SEGMENT_MS:
+		s->log.roll_ms = c->segment_ms;
+		break;
+	case TK_INDEX_INTERVAL_BYTES:
+		s->log.index_interval_bytes = (uint32_t)c->index_interval_bytes;
+		break;
+	case TK_FLUSH_MESSAGES:
+		s->log.flush_interval_messages = c->flush_messages;
+		break;
+	case TK_FLUSH_MS:
+		s->log.flush_interval_ms = c->flush_ms;
+		break;
+	case TK_MAX_MESSAGE_BYTES:
+		s->max_message_bytes = c->max_message_bytes;
+		break;
+	case TK_MIN_INSYNC_REPLICAS:
+		s->min_insync_replicas = c->min_insync_replicas;
+		break;
+	case TK_NONE:
+		break;
+	}
+}
+
+/* The broker's settings overridden by the topic's config, key by key, as
+ * Kafka's LogConfig does. Each value goes through the admin tool's table
+ * (admin_topic_conf_apply), so the names, types and ranges are those
+ * `brook topics create --config` accepts. A bad value (a hand-edited
+ * znode, a tool with other rules) is logged and its key keeps the
+ * broker's default: one wrong override must not cost the other overrides,
+ * the partition or the broker. */
+static void topic_settings(const broker_t *b, const md_topic_t *t, topic_settings_t *s)
+{
+	const conf_def_t *table = admin_topic_config_table();
+	admin_topic_conf_t c;
+	char err[256];
+
+	s->log = b->log_cfg;
+	s->min_insync_replicas = b->conf->min_insync_replicas;
+	s->max_message_bytes = b->conf->message_max_bytes;
+	if (!t || !t->config || t->config->cnt == 0)
+		return;
+	if (conf_init(table, &c, err, sizeof(err))) {
+		blog(BLOG_ERROR, "broker", "topic %s: cannot apply its config overrides (%s); "
+		     "using the broker's settings", t->name, err);
+		return;
+	}
+	for (size_t i = 0; i < t->config->cnt; i++) {
+		/* one entry at a time, so a bad one leaves the others */
+		zk_config_entry_t e = t->config->entries[i];
+		zk_topic_config_t one = { .version = 1, .cnt = 1, .cap = 1, .entries = &e };
+
+		if (admin_topic_conf_apply(&c, &one, err, sizeof(err))) {
+			/* errstr is "<key>: <reason>"; the key is named already */
+			const char *why = err;
+			size_t kl = strlen(e.name);
+
+			if (strncmp(err, e.name, kl) == 0 && strncmp(err + kl, ": ", 2) == 0)
+				why = err + kl + 2;
+			blog(BLOG_WARN, "broker", "topic %s: config %s=%s: %s; using the broker's "
+			     "default instead", t->name, e.name, e.value, why);
+			continue;
+		}
+		take_override(s, &c, topic_key(e.name));
+	}
+	conf_destroy(table, &c);
+}
+
+/* Time-based flushing needs a tick at least as fine as the shortest
+ * flush interval in use: the timer is started, or made finer, when an
+ * override asks for one (and never made coarser again: a tick with
+ * nothing to flush costs a loop over the partitions). */
+static void flush_tick_for(broker_t *b, int64_t flush_ms)
+{
+	double every = flush_ms < 1000 ? 0.05 : 1.0;
+
+	if (flush_ms == INT64_MAX || (b->state != BROKER_STARTING && b->state != BROKER_RUNNING))
+		return;
+	if (!b->flush_timer) {
+		if (start_timer(b, &b->flush_timer, on_flush, every))
+			blog(BLOG_ERROR, "broker", "out of memory for the flush timer: flush.ms "
+			     "applies only at appends");
+		return;
+	}
+	if (b->flush_timer->repeat > every) {
+		b->flush_timer->repeat = every;
+		ev_timer_again(b->loop, b->flush_timer);
+	}
+}
+
+/* Brings p's settings in line with its topic's overrides as the view
+ * shows them, once per change of them (config_seq). The partitions of a
+ * topic share one computation, so a bad override is logged once per
+ * change rather than once per partition. A topic the view does not have
+ * yet (a LeaderAndIsr got here first) leaves p as it is: with the
+ * broker's settings and config_known 0, refusing writes until it is. */
+static void apply_topic_config(broker_t *b, partition_t *p)
+{
+	const metadata_t *md = broker_zk_metadata(b->zk);
+	const md_topic_t *t = md ? metadata_topic(md, p->topic) : NULL;
+	const partition_t *same = NULL;
+	topic_settings_t s;
+	size_t first, n;
+
+	if (!t || p->config_seq == t->config_seq)
+		return;
+	n = partition_topic_range(&b->parts, p->topic, &first);
+	for (size_t i = first; i < first + n && !same; i++)
+		if (b->parts.parts[i] != p && b->parts.parts[i]->config_seq == t->config_seq)
+			same = b->parts.parts[i];
+	if (same) {
+		s.log = same->log->cfg;
+		s.min_insync_replicas = same->min_insync_replicas;
+		s.max_message_bytes = same->max_message_bytes;
+	} else {
+		topic_settings(b, t, &s);
+	}
+	log_set_config(p->log, &s.log);
+	p->min_insync_replicas = s.min_insync_replicas;
+	p->max_message_bytes = s.max_message_bytes;
+	p->config_seq = t->config_seq;
+	p->config_known = t->config_known;
+	flush_tick_for(b, s.log.flush_interval_ms);
+}
+
 static int is_replica(const md_partition_t *mp, int32_t id)
 {
 	for (int32_t i = 0; i < mp->nreplicas; i++)
@@ -150,13 +349,16 @@ static int is_replica(const md_partition_t *mp, int32_t id)
 }
 
 /* Copies a partition state (from the view or a LeaderAndIsr) into p and
- * lets replica.c act on it (broker.h). */
+ * lets replica.c act on it (broker.h). Every caller passes here, so this
+ * is also where p takes its topic's current config overrides. */
 void broker_apply_state(broker_t *b, partition_t *p, const md_partition_t *mp, int32_t leader)
 {
 	int was_leader = p->is_leader;
 	int32_t old_epoch = p->leader_epoch;
 	int32_t n = mp->nreplicas < PARTITION_MAX_REPLICAS ? mp->nreplicas : PARTITION_MAX_REPLICAS;
 
+	/* before the staleness check: the overrides do not depend on it */
+	apply_topic_config(b, p);
 	memcpy(p->replicas, mp->replicas, (size_t)n * sizeof(*p->replicas));
 	p->nreplicas = n;
 	/* (leader epoch, zkVersion) only grow: a late watch or a late

@@ -30,7 +30,15 @@
  * read that will arm one is in flight". Reads are only issued when it is
  * clear, so a node never collects duplicate watches; a watch firing clears
  * it and re-reads. A data read that finds no node falls back to an exists
- * watch where the node's creation matters (partition states, /controller).
+ * watch where the node's creation matters (partition states, /controller,
+ * topic configs).
+ *
+ * Topic configs: /config/topics/<t> is read (and watched) once the topic's
+ * assignment is in the view, and before its partition states are, so on
+ * the one session (requests answered in order) a topic's overrides are
+ * known before any state that could make this broker lead it. A missing
+ * znode means no overrides; its creation (brook topics alter, a Kafka tool)
+ * is caught by the exists watch.
  *
  * Lifetime: every request holds a context counted in bz->pending; every
  * entry point runs between enter() and leave(); broker_zk_free() marks the
@@ -98,6 +106,7 @@ typedef enum node_kind {
 	NODE_TOPIC,        /* /brokers/topics/<topic> */
 	NODE_STATE,        /* /brokers/topics/<topic>/partitions/<num>/state */
 	NODE_CONTROLLER,   /* /controller */
+	NODE_CONFIG,       /* /config/topics/<topic> */
 } node_kind_t;
 
 typedef enum bz_op {
@@ -144,6 +153,7 @@ typedef struct bz_topic {
 	int32_t nparts;
 	unsigned char *state_watch;    /* [nparts] */
 	unsigned char *claiming;       /* [nparts]: a claim chain is in flight */
+	unsigned char config_watch;    /* /config/topics/<name> */
 } bz_topic_t;
 
 struct broker_zk {
@@ -620,6 +630,7 @@ static void clear_watch_flags(broker_zk_t *bz)
 		bz_topic_t *t = bz->topics[i];
 
 		t->watch = 0;
+		t->config_watch = 0;
 		if (t->nparts > 0) {
 			memset(t->state_watch, 0, (size_t)t->nparts);
 			memset(t->claiming, 0, (size_t)t->nparts);
@@ -1419,6 +1430,9 @@ static unsigned char *node_flag(broker_zk_t *bz, node_kind_t kind, const char *t
 	case NODE_STATE:
 		t = ttopic_find(bz, topic);
 		return t && num >= 0 && num < t->nparts ? &t->state_watch[num] : NULL;
+	case NODE_CONFIG:
+		t = ttopic_find(bz, topic);
+		return t ? &t->config_watch : NULL;
 	case NODE_CONTROLLER:
 		break;
 	}
@@ -1464,16 +1478,19 @@ static brook_err_t node_path(node_kind_t kind, const char *topic, int32_t num, c
 	case NODE_CONTROLLER:
 		snprintf(buf, size, "%s", ZK_PATH_CONTROLLER);
 		return BROOK_ERR_NO_ERROR;
+	case NODE_CONFIG:
+		return zk_path_topic_config(buf, size, topic);
 	}
 	return BROOK_ERR__INVALID_ARG;
 }
 
 /* Where a missing node's creation must be noticed: a partition state
- * (written later by the controller or a claim) and /controller. Brokers
- * and topics appear through their parent's child watch. */
+ * (written later by the controller or a claim), /controller and a topic
+ * config (added by an alter after the topic was created without one).
+ * Brokers and topics appear through their parent's child watch. */
 static int watch_creation(node_kind_t kind)
 {
-	return kind == NODE_STATE || kind == NODE_CONTROLLER;
+	return kind == NODE_STATE || kind == NODE_CONTROLLER || kind == NODE_CONFIG;
 }
 
 static void endpoint_of(const zk_broker_reg_t *reg, md_broker_t *b)
@@ -1569,9 +1586,79 @@ static void apply_topic(broker_zk_t *bz, const char *name, const char *data, siz
 	zk_topic_assignment_free(a);
 	if (diff)
 		changed(bz);
+	/* The config before the states: see the top of the file. */
+	if (!t->config_watch && live(bz))
+		node_read(bz, NODE_CONFIG, name, 0);
 	for (int32_t p = 0; p < t->nparts && live(bz); p++)
 		if (!t->state_watch[p])
 			node_read(bz, NODE_STATE, name, p);
+}
+
+/* "k=v, k=v" for a log line; truncated with "..." past the buffer. */
+static void config_str(const zk_topic_config_t *c, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; c && i < c->cnt; i++) {
+		int n = snprintf(buf + off, size - off, "%s%s=%s", i ? ", " : "",
+				 c->entries[i].name, c->entries[i].value);
+
+		if (n < 0 || (size_t)n >= size - off) {
+			if (size > 4)
+				snprintf(buf + size - 4, 4, "...");
+			return;
+		}
+		off += (size_t)n;
+	}
+}
+
+/* /config/topics/<t> was read: NULL data (present 0) means no overrides.
+ * Only the syntax is checked here; the values are the broker's to judge
+ * against its defaults when it applies them (broker.c), where a bad one
+ * costs only its own key. */
+static void apply_config(broker_zk_t *bz, const char *name, const char *data, size_t len,
+			 int present)
+{
+	zk_topic_config_t *c = NULL;
+	const md_topic_t *t = metadata_topic(bz->md, name);
+	char errstr[256], desc[512];
+	int diff = 0, had;
+	brook_err_t err;
+
+	/* Cannot happen: the read is issued once the assignment is in the
+	 * view, and topic_gone() forgets both together (the read's flag
+	 * with them, so its completion is dropped before this). */
+	if (!t)
+		return;
+	if (present && zk_json_topic_config_decode(data, len, &c, errstr, sizeof(errstr))) {
+		/* What we knew still stands; never known: the topic must not
+		 * wait for a fixed znode to be served at all, so the broker's
+		 * defaults apply. */
+		blog(BLOG_WARN, SUBSYS, "%s/%s: %s; %s", ZK_PATH_CONFIG_TOPICS, name, errstr,
+		     t->config_known ? "keeping the overrides we knew" : "using the broker's defaults");
+		if (t->config_known)
+			return;
+		c = NULL;
+	}
+	had = t->config != NULL;
+	err = metadata_set_topic_config(bz->md, name, c, &diff);
+	if (err) {
+		zk_topic_config_free(c);
+		read_failed(bz, name, err);
+		return;
+	}
+	if (diff) {
+		/* Most topics have none: that is only news when it changed. */
+		config_str(c, desc, sizeof(desc));
+		if (desc[0])
+			blog(BLOG_INFO, SUBSYS, "topic %s: config overrides %s", name, desc);
+		else
+			blog(had ? BLOG_INFO : BLOG_DEBUG, SUBSYS, "topic %s: no config overrides",
+			     name);
+		changed(bz);
+	}
+	zk_topic_config_free(c);
 }
 
 static void apply_state(broker_zk_t *bz, const char *topic, int32_t p, const char *data,
@@ -1645,6 +1732,9 @@ static void node_apply(broker_zk_t *bz, node_kind_t kind, const char *topic, int
 	case NODE_CONTROLLER:
 		apply_controller(bz, data, len, present);
 		break;
+	case NODE_CONFIG:
+		apply_config(bz, topic, data, len, present);
+		break;
 	}
 }
 
@@ -1697,11 +1787,20 @@ static void on_controller_watch(zk_session_t *s, zk_event_t event, const char *p
 	node_watch_fired(opaque);
 }
 
+static void on_config_watch(zk_session_t *s, zk_event_t event, const char *path, void *opaque)
+{
+	(void)s;
+	(void)event;
+	(void)path;
+	node_watch_fired(opaque);
+}
+
 static zk_watch_cb *const node_watchers[] = {
 	[NODE_BROKER] = on_broker_watch,
 	[NODE_TOPIC] = on_topic_watch,
 	[NODE_STATE] = on_state_watch,
 	[NODE_CONTROLLER] = on_controller_watch,
+	[NODE_CONFIG] = on_config_watch,
 };
 
 static void on_node_data(zk_session_t *s, brook_err_t err, const char *data, size_t len,
@@ -1839,6 +1938,9 @@ static void resync(broker_zk_t *bz)
 
 		if (!t->watch)
 			node_read(bz, NODE_TOPIC, t->name, 0);
+		/* Without its assignment in the view, apply_topic reads it. */
+		if (!t->config_watch && metadata_topic(bz->md, t->name))
+			node_read(bz, NODE_CONFIG, t->name, 0);
 		for (int32_t p = 0; p < t->nparts; p++)
 			if (!t->state_watch[p])
 				node_read(bz, NODE_STATE, t->name, p);

@@ -3,8 +3,9 @@
  * persistent paths, /cluster/id, meta.properties in every log dir, the
  * ephemeral /brokers/ids/<id>), and the cluster view (metadata.h) kept
  * current by watches on /brokers/ids, /brokers/topics, every topic, every
- * partition state and /controller. Everything runs on the broker's loop
- * with asynchronous ZooKeeper calls; results arrive through callbacks.
+ * topic's config overrides (/config/topics/<t>), every partition state
+ * and /controller. Everything runs on the broker's loop with asynchronous
+ * ZooKeeper calls; results arrive through callbacks.
  *
  * DESIGN.md's rules, as applied here: a connection loss keeps the view and
  * keeps serving; a session expiry re-registers, re-reads everything and
@@ -37,8 +38,11 @@ typedef struct broker_zk broker_zk_t;
 
 typedef struct broker_zk_callbacks {
 	/* The cluster view changed (coalesced: at most once per loop
-	 * iteration). Not called before the first registration; one call
-	 * follows every on_registered. */
+	 * iteration), a topic's config overrides included. Not called
+	 * before the first registration; one call follows every
+	 * on_registered. Registering waits for the view's reads, topic
+	 * configs included (a failed read is retried later and then
+	 * reported here). */
 	void (*on_metadata)(void *opaque);
 	/* The broker must stop: ZooKeeper unreachable at startup, id taken,
 	 * log dir of another cluster, unreadable /cluster/id. Nothing more

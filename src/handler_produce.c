@@ -1,5 +1,12 @@
 /* handler_produce.c - Produce: validate, append, answer with base offsets.
  *
+ * The limits are the partition's: the broker's min.insync.replicas and
+ * message.max.bytes unless its topic overrides them (min.insync.replicas,
+ * max.message.bytes in /config/topics/<t>; broker.c applies them). A
+ * leader that does not know its topic's overrides yet (a LeaderAndIsr
+ * came before the topic reached its view) refuses writes with the
+ * retriable NOT_LEADER_OR_FOLLOWER rather than guess them.
+ *
  * acks=all (-1): refused with NOT_ENOUGH_REPLICAS before anything is
  * appended when the ISR is smaller than min.insync.replicas; otherwise
  * answered once the high watermark covers every batch of the request
@@ -94,7 +101,7 @@ fail:
 	return e;
 }
 
-/* Every batch within message.max.bytes (Kafka checks batch by batch). */
+/* Every batch within max.message.bytes (Kafka checks batch by batch). */
 static brook_err_t check_sizes(const uint8_t *buf, size_t len, int32_t max)
 {
 	size_t off = 0;
@@ -138,10 +145,15 @@ static void append_one(broker_t *b, produce_part_t *pp, int64_t acks, produce_re
 	if ((res->err = handler_partition_error(b, pp->topic, pp->topic_len, pp->partition, &p)))
 		return;
 	res->log_start_offset = p->log->log_start_offset;
-	if (acks == -1 && p->nisr > 0 && p->nisr < b->conf->min_insync_replicas) {
+	if (!p->config_known) {
+		res->err = BROOK_ERR_NOT_LEADER_OR_FOLLOWER;
+		snprintf(res->msg, sizeof(res->msg), "the topic's config is not known here yet");
+		return;
+	}
+	if (acks == -1 && p->nisr > 0 && p->nisr < p->min_insync_replicas) {
 		res->err = BROOK_ERR_NOT_ENOUGH_REPLICAS;
 		snprintf(res->msg, sizeof(res->msg), "%d in-sync replicas, min.insync.replicas is %d",
-			 (int)p->nisr, (int)b->conf->min_insync_replicas);
+			 (int)p->nisr, (int)p->min_insync_replicas);
 		return;
 	}
 	if (pp->len == 0) {
@@ -149,11 +161,13 @@ static void append_one(broker_t *b, produce_part_t *pp, int64_t acks, produce_re
 		snprintf(res->msg, sizeof(res->msg), "no record batch");
 		return;
 	}
-	if ((res->err = check_sizes((uint8_t *)pp->records, pp->len, b->conf->message_max_bytes))) {
-		snprintf(res->msg, sizeof(res->msg), "%s",
-			 res->err == BROOK_ERR_MESSAGE_TOO_LARGE
-				 ? "a record batch is larger than message.max.bytes"
-				 : "record batch header does not parse");
+	if ((res->err = check_sizes((uint8_t *)pp->records, pp->len, p->max_message_bytes))) {
+		if (res->err == BROOK_ERR_MESSAGE_TOO_LARGE)
+			snprintf(res->msg, sizeof(res->msg),
+				 "a record batch is larger than max.message.bytes (%d)",
+				 (int)p->max_message_bytes);
+		else
+			snprintf(res->msg, sizeof(res->msg), "record batch header does not parse");
 		return;
 	}
 	opts = (log_append_opts_t){ .assign_offsets = 1, .leader_epoch = p->leader_epoch,

@@ -23,6 +23,14 @@ void log_config_default(log_config_t *cfg)
 	cfg->flush_interval_ms = INT64_MAX;
 }
 
+void log_set_config(log_t *log, const log_config_t *cfg)
+{
+	/* Every use of cfg reads log->cfg at the time (should_roll, the
+	 * retention and flush checks, segment appends), so a copy is all a
+	 * change needs. */
+	log->cfg = *cfg;
+}
+
 uint64_t log_size_bytes(const log_t *log)
 {
 	uint64_t total = 0;

@@ -145,6 +145,14 @@ brook_err_t log_roll(log_t *log, char *errstr, size_t errstr_size);
 brook_err_t log_apply_retention(log_t *log, int64_t now_ms, int64_t upper_offset, int *deleted,
 				char *errstr, size_t errstr_size);
 
+/* Replaces the log's settings (a topic's overrides over the broker's
+ * defaults, changed at run time). Nothing is rewritten: each setting takes
+ * effect where the log next consults it: segment.bytes and roll.ms at the
+ * next append's roll check, retention at the next log_apply_retention(),
+ * the flush policy at the next append or log_maybe_flush(), the index
+ * interval for bytes appended from now on. cfg is copied. */
+void log_set_config(log_t *log, const log_config_t *cfg);
+
 /* Flushes when the flush policy says so (messages or time). */
 brook_err_t log_maybe_flush(log_t *log, int64_t now_ms, char *errstr, size_t errstr_size);
 /* fdatasync every unflushed segment and advance the recovery point. */

@@ -26,6 +26,7 @@ static void topic_free(md_topic_t *t)
 	for (int32_t i = 0; i < t->npartitions; i++)
 		partition_destroy(&t->partitions[i]);
 	free(t->partitions);
+	zk_topic_config_free(t->config);
 	free(t);
 }
 
@@ -329,6 +330,11 @@ brook_err_t metadata_set_topic(metadata_t *md, const char *name, const zk_topic_
 			diff = 1;
 	}
 	if (old) {
+		/* The overrides come from their own znode: they move over. */
+		t->config = old->config;
+		t->config_known = old->config_known;
+		t->config_seq = old->config_seq;
+		old->config = NULL;
 		md->topics[i] = t;
 		topic_free(old);
 	} else {
@@ -343,6 +349,10 @@ brook_err_t metadata_set_topic(metadata_t *md, const char *name, const zk_topic_
 		nt[at] = t;
 		md->topics = nt;
 		md->ntopics++;
+		/* A topic deleted and created again under the same name gets a
+		 * stamp its predecessor never had, so nobody mistakes the old
+		 * overrides for the new topic's. */
+		t->config_seq = ++md->config_seq;
 	}
 	if (changed)
 		*changed = diff;
@@ -364,6 +374,75 @@ int metadata_remove_topic(metadata_t *md, const char *name)
 		md->topics = NULL;
 	}
 	return 1;
+}
+
+/* --- topic configs ------------------------------------------------------- */
+
+static size_t config_count(const zk_topic_config_t *c)
+{
+	return c ? c->cnt : 0;
+}
+
+/* Same names with the same values; names are unique within a config, so
+ * equal counts and every entry of a found in b is enough. */
+static int config_equal(const zk_topic_config_t *a, const zk_topic_config_t *b)
+{
+	if (config_count(a) != config_count(b))
+		return 0;
+	for (size_t i = 0; i < config_count(a); i++) {
+		const char *v = zk_topic_config_get(b, a->entries[i].name);
+
+		if (!v || strcmp(v, a->entries[i].value) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+static brook_err_t config_dup(const zk_topic_config_t *c, zk_topic_config_t **out)
+{
+	zk_topic_config_t *copy;
+	brook_err_t err;
+
+	*out = NULL;
+	if (config_count(c) == 0)
+		return BROOK_ERR_NO_ERROR;   /* no overrides: NULL, one shape for "none" */
+	if (!(copy = zk_topic_config_new()))
+		return BROOK_ERR__NOMEM;
+	copy->version = c->version;
+	for (size_t i = 0; i < c->cnt; i++) {
+		if ((err = zk_topic_config_set(copy, c->entries[i].name, c->entries[i].value))) {
+			zk_topic_config_free(copy);
+			return err;
+		}
+	}
+	*out = copy;
+	return BROOK_ERR_NO_ERROR;
+}
+
+brook_err_t metadata_set_topic_config(metadata_t *md, const char *name,
+				      const zk_topic_config_t *config, int *changed)
+{
+	long i = name ? topic_index(md, name) : -1;
+	zk_topic_config_t *copy;
+	md_topic_t *t;
+	brook_err_t err;
+
+	if (changed)
+		*changed = 0;
+	if (i < 0)
+		return BROOK_ERR__NOENT;
+	t = md->topics[i];
+	if (t->config_known && config_equal(t->config, config))
+		return BROOK_ERR_NO_ERROR;
+	if ((err = config_dup(config, &copy)))
+		return err;
+	zk_topic_config_free(t->config);
+	t->config = copy;
+	t->config_known = 1;
+	t->config_seq = ++md->config_seq;
+	if (changed)
+		*changed = 1;
+	return BROOK_ERR_NO_ERROR;
 }
 
 static md_partition_t *partition_mut(metadata_t *md, const char *topic, int32_t partition)

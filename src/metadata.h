@@ -43,6 +43,15 @@ typedef struct md_topic {
 	char name[250];
 	int32_t npartitions;
 	md_partition_t *partitions; /* [npartitions], partitions[i].id == i */
+	/* /config/topics/<t>, as raw Kafka names and string values: the
+	 * broker parses them against its own defaults (broker.c), so a bad
+	 * value costs only that key. NULL: no overrides (or not read yet). */
+	zk_topic_config_t *config;
+	int config_known;           /* the config znode has been read (or found
+				     * missing) since the topic appeared */
+	uint64_t config_seq;        /* new (never 0, never reused in this view)
+				     * whenever config or config_known changes,
+				     * so a user can tell it has seen this one */
 } md_topic_t;
 
 typedef struct metadata {
@@ -52,6 +61,7 @@ typedef struct metadata {
 	md_broker_t *brokers;       /* sorted by id */
 	size_t ntopics;
 	md_topic_t **topics;        /* sorted by name */
+	uint64_t config_seq;        /* the last md_topic_t.config_seq handed out */
 } metadata_t;
 
 /* An empty view (no brokers, no topics, no controller); NULL without
@@ -91,10 +101,21 @@ int metadata_remove_broker(metadata_t *md, int32_t id);
 /* Adds the topic or replaces its assignment. Partitions that still exist
  * keep their known state even when their replica list changed: the state
  * znode is separate from the assignment and only its own watch may change
- * what we know of it. Partitions beyond the new count are dropped. */
+ * what we know of it. Partitions beyond the new count are dropped. The
+ * config overrides stay as they were (their znode is separate too); a new
+ * topic starts with none and config_known 0. */
 brook_err_t metadata_set_topic(metadata_t *md, const char *name, const zk_topic_assignment_t *a,
 			       int *changed);
 int metadata_remove_topic(metadata_t *md, const char *name);
+
+/* Records the topic's config overrides, as read from /config/topics/<t>
+ * (NULL or an empty config: the znode is missing or lists none). The
+ * entries are copied; the caller keeps `config`. Sets config_known and,
+ * when the overrides differ from what was known (names and values, in any
+ * order) or were not known yet, a new config_seq and *changed = 1. _NOENT
+ * when the topic is unknown; on _NOMEM the view is unchanged. */
+brook_err_t metadata_set_topic_config(metadata_t *md, const char *name,
+				      const zk_topic_config_t *config, int *changed);
 
 /* Records the state znode of topic/partition (zk_version: its stat's
  * version). _NOENT when the topic or partition is unknown. */

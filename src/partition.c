@@ -102,6 +102,16 @@ brook_err_t partition_add(partition_table_t *t, const char *topic, int32_t id, l
 	return BROOK_ERR_NO_ERROR;
 }
 
+size_t partition_topic_range(const partition_table_t *t, const char *topic, size_t *first)
+{
+	size_t len = strlen(topic), i = lower_bound(t, topic, len, INT32_MIN), n = 0;
+
+	*first = i;
+	while (i + n < t->n && strcmp(t->parts[i + n]->topic, topic) == 0)
+		n++;
+	return n;
+}
+
 void partition_remove(partition_table_t *t, partition_t *p)
 {
 	size_t i = lower_bound(t, p->topic, strlen(p->topic), p->id);

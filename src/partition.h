@@ -8,6 +8,10 @@
  * leader's own included) and only grows while this broker leads; with an
  * ISR of one it is the leader's log end, Kafka's rule.
  *
+ * Settings: the broker's defaults overridden by the topic's config
+ * (/config/topics/<t>), computed by broker.c. The log's own settings live
+ * in log->cfg; the produce path reads the two below.
+ *
  * Ownership: the table owns its partition_t entries; each log belongs to
  * the log dir it lives in (log_dir.h), the partition only points at it.
  */
@@ -43,6 +47,13 @@ typedef struct partition {
 	int64_t high_watermark;
 	int seen;               /* reconcile mark */
 	int offline;            /* storage error: refuses reads and writes */
+
+	/* settings (broker defaults, then the topic's overrides) */
+	int32_t min_insync_replicas;  /* min.insync.replicas */
+	int32_t max_message_bytes;    /* max.message.bytes (message.max.bytes) */
+	uint64_t config_seq;    /* the md_topic_t.config_seq applied; 0: none */
+	int config_known;       /* the topic's overrides were known when applied;
+				 * until then it does not take writes */
 
 	/* the assignment and the state znode, as the view last showed them */
 	int32_t leader_id;      /* -1: none */
@@ -83,5 +94,8 @@ partition_t *partition_findn(const partition_table_t *t, const char *topic, size
 brook_err_t partition_add(partition_table_t *t, const char *topic, int32_t id, log_t *log,
 			  log_dir_t *dir, partition_t **out);
 void partition_remove(partition_table_t *t, partition_t *p);
+/* The hosted partitions of `topic` are t->parts[*first .. *first + n),
+ * n being the return value (0: none). */
+size_t partition_topic_range(const partition_table_t *t, const char *topic, size_t *first);
 
 #endif

@@ -1,9 +1,9 @@
 /*
  * test_broker_api.c - the client APIs of a real brookd (1-node ZooKeeper,
  * one broker) spoken over the wire as proto.h defines them: ApiVersions,
- * Metadata, Produce (acks 1/0/invalid), Fetch (exact records, tiny limits,
- * out of range, long poll), ListOffsets, pipelining, and the data surviving
- * a clean restart and a kill -9.
+ * Metadata, Produce (acks 1/0/invalid, per-topic config overrides), Fetch
+ * (exact records, tiny limits, out of range, long poll), ListOffsets,
+ * pipelining, and the data surviving a clean restart and a kill -9.
  */
 #include <poll.h>
 #include <stdio.h>
@@ -291,6 +291,118 @@ static void test_produce_acks1(void)
 		CU_ASSERT_EQUAL(base, next);
 		next += n;
 	}
+	harness_client_close(c);
+}
+
+/* Produces `batch` to topic-0 until the answer is `want` (each accepted
+ * try appends it); the ms that took, or -1 after T_MS with the last
+ * answer on stderr. For waiting on a config change to reach the broker. */
+static int64_t produce_until(harness_client_t *c, const char *topic, int acks,
+			     const uint8_t *batch, size_t len, brook_err_t want)
+{
+	int64_t start = harness_now_ms();
+	brook_err_t got;
+
+	do {
+		got = harness_produce(c, topic, 0, acks, batch, len, T_MS, NULL);
+		if (got == want)
+			return harness_now_ms() - start;
+		usleep(20 * 1000);
+	} while (harness_now_ms() - start < T_MS);
+	fprintf(stderr, "test_broker_api: %s-0 acks=%d: still %s after %d ms, want %s\n", topic,
+		acks, brook_err_name(got), T_MS, brook_err_name(want));
+	return -1;
+}
+
+/* Base offset of the partition's active segment (its file name). */
+static int64_t active_segment_base(const char *topic)
+{
+	char path[4096];
+	const char *slash;
+
+	if (harness_broker_active_segment(broker, topic, 0, path, sizeof(path)) != 0)
+		return -1;
+	slash = strrchr(path, '/');
+	return strtoll(slash ? slash + 1 : path, NULL, 10);
+}
+
+/* Per-topic overrides (/config/topics/<t>): applied when the topic is
+ * created with them, picked up when they change later (through the
+ * broker's watch), a bad value costing only its own key, and gone with
+ * the znode. */
+static void test_topic_config_overrides(void)
+{
+	static const char *const limits[] = { "min.insync.replicas=2", "max.message.bytes=1000",
+					      NULL };
+	static const char *const strict[] = { "min.insync.replicas=2", NULL };
+	static const char *const mixed[] = { "max.message.bytes=1000", "min.insync.replicas=abc",
+					     "segment.bytes=2000", NULL };
+	int32_t id = harness_broker_id(broker);
+	harness_client_t *c = connect_or_die();
+	size_t small_len, mid_len, big_len;
+	uint8_t *small = harness_batch_simple("cfg", 0, 2, 10, 0, &small_len);
+	uint8_t *mid = harness_batch_simple("cfg", 0, 1, 800, 0, &mid_len);
+	uint8_t *big = harness_batch_simple("cfg", 0, 2, 1500, 0, &big_len);
+	int64_t ms, base;
+
+	CU_ASSERT_FATAL(small && mid && big);
+	CU_ASSERT_FATAL(small_len < 1000 && mid_len < 1000 && big_len > 1000);
+
+	/* Created with overrides. RF 1 is below min.insync.replicas=2, so
+	 * acks=all is refused while acks=1 is fine; 1000 bytes is below the
+	 * broker's message.max.bytes. */
+	CU_ASSERT_EQUAL_FATAL(harness_topic_create_config_zk(zk(), "cfg-limits", 1, 1, &id, 1,
+							     limits), 0);
+	CU_ASSERT_EQUAL_FATAL(harness_topic_wait_leaders(harness_broker_port(broker), "cfg-limits",
+							 1, 2 * T_MS), 0);
+	CU_ASSERT_EQUAL(harness_produce(c, "cfg-limits", 0, -1, small, small_len, T_MS, NULL),
+			BROOK_ERR_NOT_ENOUGH_REPLICAS);
+	CU_ASSERT_EQUAL(harness_produce(c, "cfg-limits", 0, 1, small, small_len, T_MS, NULL),
+			BROOK_ERR_NO_ERROR);
+	CU_ASSERT_EQUAL(harness_produce(c, "cfg-limits", 0, 1, big, big_len, T_MS, NULL),
+			BROOK_ERR_MESSAGE_TOO_LARGE);
+
+	/* Another topic keeps the broker's settings. */
+	create_topic("cfg-change", 1);
+	CU_ASSERT_EQUAL(harness_produce(c, "cfg-change", 0, -1, small, small_len, T_MS, NULL),
+			BROOK_ERR_NO_ERROR);
+	CU_ASSERT_EQUAL(harness_produce(c, "cfg-change", 0, 1, big, big_len, T_MS, NULL),
+			BROOK_ERR_NO_ERROR);
+
+	/* An override added afterwards reaches the broker by its watch. */
+	CU_ASSERT_EQUAL_FATAL(harness_topic_set_config_zk(zk(), "cfg-change", strict), 0);
+	ms = produce_until(c, "cfg-change", -1, small, small_len, BROOK_ERR_NOT_ENOUGH_REPLICAS);
+	CU_ASSERT(ms >= 0);
+	fprintf(stderr, "test_broker_api: min.insync.replicas=2 applied within %lld ms\n",
+		(long long)ms);
+
+	/* Changed again, with one bad value: that key falls back to the
+	 * broker's default (min.insync.replicas 1: acks=all works again)
+	 * and says so in the log; the others apply. The whole znode is read
+	 * at once, so once acks=all works the rest holds too. */
+	CU_ASSERT_EQUAL_FATAL(harness_topic_set_config_zk(zk(), "cfg-change", mixed), 0);
+	CU_ASSERT(produce_until(c, "cfg-change", -1, small, small_len, BROOK_ERR_NO_ERROR) >= 0);
+	CU_ASSERT_EQUAL(harness_produce(c, "cfg-change", 0, 1, big, big_len, T_MS, NULL),
+			BROOK_ERR_MESSAGE_TOO_LARGE);
+	CU_ASSERT_EQUAL(harness_broker_wait_log(broker, "topic cfg-change: config "
+						"min.insync.replicas=abc", T_MS), 0);
+	/* segment.bytes=2000 (the broker's segments are 1 MiB): the active
+	 * segment holds at most two of these. */
+	base = active_segment_base("cfg-change");
+	CU_ASSERT(base >= 0);
+	for (int i = 0; i < 4; i++)
+		CU_ASSERT_EQUAL(harness_produce(c, "cfg-change", 0, 1, mid, mid_len, T_MS, NULL),
+				BROOK_ERR_NO_ERROR);
+	CU_ASSERT(active_segment_base("cfg-change") > base);
+
+	/* The znode deleted: no overrides, the broker's limits again. */
+	CU_ASSERT_EQUAL_FATAL(harness_topic_set_config_zk(zk(), "cfg-change", NULL), 0);
+	CU_ASSERT(produce_until(c, "cfg-change", 1, big, big_len, BROOK_ERR_NO_ERROR) >= 0);
+	CU_ASSERT(harness_broker_alive(broker));
+
+	free(small);
+	free(mid);
+	free(big);
 	harness_client_close(c);
 }
 
@@ -849,6 +961,8 @@ int main(void)
 		{ "Produce acks=1: consecutive base offsets", test_produce_acks1 },
 		{ "Produce acks=0: no response, record written", test_produce_acks0 },
 		{ "Produce acks=5: INVALID_REQUIRED_ACKS", test_produce_bad_acks },
+		{ "topic config overrides: at creation, changed, bad value, removed",
+		  test_topic_config_overrides },
 		{ "Fetch returns the exact records", test_fetch_exact },
 		{ "Fetch with tiny limits returns a whole batch", test_fetch_tiny_limits },
 		{ "Fetch past the end: OFFSET_OUT_OF_RANGE", test_fetch_out_of_range },

@@ -1,5 +1,6 @@
 /* test_log.c - the partition log: append/read across rolls, retention,
- * truncation, flush policy, disk-full handling and crash recovery. */
+ * truncation, flush policy, settings changed at run time, disk-full
+ * handling and crash recovery. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -542,6 +543,71 @@ static void test_flush_policy(void)
 	log_free(log);
 }
 
+/* A topic's overrides arrive while the log is open: log_set_config()
+ * changes later rolls, retention and flushes, not what is written. */
+static void test_set_config(void)
+{
+	const char *dir = harness_tmpdir("log-set-config");
+	log_config_t cfg = small_cfg(1 << 20, 1024), smaller;
+	size_t one, nsegs;
+	int deleted;
+	log_t *log;
+
+	log = open_log(dir, &cfg, 0, 0, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(log);
+	one = append_n(log, 1, 5, 100, NOW);
+	append_n(log, 9, 5, 100, NOW);
+	CU_ASSERT_EQUAL(log->nsegs, 1u);
+
+	/* segment.bytes down to two batches: the full active segment rolls
+	 * at the next append, and every segment after it holds two batches. */
+	smaller = cfg;
+	smaller.segment_bytes = 2 * one;
+	log_set_config(log, &smaller);
+	CU_ASSERT_EQUAL(log->cfg.segment_bytes, 2 * one);
+	CU_ASSERT_EQUAL(log->nsegs, 1u);          /* nothing happens by itself */
+	append_n(log, 1, 5, 100, NOW);
+	CU_ASSERT_EQUAL(log->nsegs, 2u);
+	CU_ASSERT_EQUAL(log->segs[1]->base_offset, 50);
+	append_n(log, 5, 5, 100, NOW);
+	CU_ASSERT_EQUAL(log->nsegs, 4u);
+	CU_ASSERT_EQUAL(log->segs[3]->base_offset, 70);
+	check_readable(log, 0, 80);
+
+	/* retention.bytes: applies at the next retention pass. */
+	nsegs = log->nsegs;
+	CU_ASSERT_EQUAL(log_apply_retention(log, NOW, INT64_MAX, &deleted, err, sizeof(err)),
+			BROOK_ERR_NO_ERROR);
+	CU_ASSERT_EQUAL(deleted, 0);
+	smaller.retention_bytes = (int64_t)(4 * one);
+	log_set_config(log, &smaller);
+	CU_ASSERT_EQUAL(log_apply_retention(log, NOW, INT64_MAX, &deleted, err, sizeof(err)),
+			BROOK_ERR_NO_ERROR);
+	CU_ASSERT_EQUAL(deleted, 2);
+	CU_ASSERT_EQUAL(log->nsegs, nsegs - 2);
+	CU_ASSERT_EQUAL(log->log_start_offset, 60);
+
+	/* flush.messages: the next append flushes (and rolls: the active
+	 * segment 70 is full). */
+	CU_ASSERT(log->recovery_point < log_end_offset(log));
+	smaller.flush_interval_messages = 1;
+	log_set_config(log, &smaller);
+	append_n(log, 1, 5, 100, NOW);
+	CU_ASSERT_EQUAL(log->recovery_point, log_end_offset(log));
+	CU_ASSERT_EQUAL(log->segs[log->nsegs - 1]->base_offset, 80);
+
+	/* Back to the broker's settings: segment 80 takes more than two
+	 * batches now. */
+	log_set_config(log, &cfg);
+	nsegs = log->nsegs;
+	append_n(log, 4, 5, 100, NOW);
+	CU_ASSERT_EQUAL(log->nsegs, nsegs);
+	CU_ASSERT_EQUAL(log->segs[log->nsegs - 1]->base_offset, 80);
+	CU_ASSERT_EQUAL(log_end_offset(log), 105);
+	check_readable(log, 60, log_end_offset(log));
+	log_free(log);
+}
+
 /* ---- crash recovery ---- */
 
 /* Builds a 3+ segment log, "crashes" (no flush), and returns the active
@@ -798,6 +864,7 @@ int main(void)
 		{ "bad batches rejected whole", test_bad_batches_rejected },
 		{ "disk full leaves the log intact", test_disk_full },
 		{ "flush policy", test_flush_policy },
+		{ "settings changed on an open log", test_set_config },
 		{ "recovery: truncated last batch", test_recover_truncated_last_batch },
 		{ "recovery: flipped byte in last batch", test_recover_flipped_byte },
 		{ "recovery: garbage after last batch", test_recover_garbage_appended },

@@ -1,6 +1,6 @@
 /*
  * test_metadata.c - the broker's cluster view: lookups, setters that keep
- * what they should, and the effective-leader rule.
+ * what they should, topic config overrides, and the effective-leader rule.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,6 +309,114 @@ static void test_effective_leader(void)
 	metadata_free(md);
 }
 
+/* A config from "key", "value", ... pairs (n of them). */
+static zk_topic_config_t *mk_config(int n, const char *const *kv)
+{
+	zk_topic_config_t *c = zk_topic_config_new();
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	for (int i = 0; i < n; i++)
+		CU_ASSERT_EQUAL_FATAL(zk_topic_config_set(c, kv[2 * i], kv[2 * i + 1]),
+				      BROOK_ERR_NO_ERROR);
+	return c;
+}
+
+static void test_topic_config(void)
+{
+	static const int32_t ids[] = { 1, 2 };
+	static const char *const kv[] = { "retention.ms", "3600000", "min.insync.replicas", "2" };
+	static const char *const kv_swapped[] = { "min.insync.replicas", "2",
+						  "retention.ms", "3600000" };
+	static const char *const kv_other[] = { "retention.ms", "60000" };
+	metadata_t *md = metadata_new();
+	zk_topic_assignment_t *a = mk_assignment(2, 1, ids);
+	zk_topic_config_t *c = mk_config(2, kv), *swapped = mk_config(2, kv_swapped),
+			  *other = mk_config(1, kv_other), *empty = mk_config(0, NULL);
+	const md_topic_t *t;
+	uint64_t seq, seq0;
+	int changed = -1;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(md);
+	/* Only for a topic in the view. */
+	CU_ASSERT_EQUAL(metadata_set_topic_config(md, "t", c, &changed), BROOK_ERR__NOENT);
+	CU_ASSERT_EQUAL(changed, 0);
+	CU_ASSERT_EQUAL(metadata_set_topic_config(md, NULL, c, &changed), BROOK_ERR__NOENT);
+
+	/* A new topic: nothing known yet, a stamp of its own. */
+	CU_ASSERT_EQUAL(metadata_set_topic(md, "t", a, NULL), BROOK_ERR_NO_ERROR);
+	t = metadata_topic(md, "t");
+	CU_ASSERT_PTR_NULL(t->config);
+	CU_ASSERT_EQUAL(t->config_known, 0);
+	CU_ASSERT_NOT_EQUAL(t->config_seq, 0);
+	seq0 = t->config_seq;
+
+	/* First read, then the same again: one change. The entries are
+	 * copies, so the caller's config may go. */
+	CU_ASSERT_EQUAL(metadata_set_topic_config(md, "t", c, &changed), BROOK_ERR_NO_ERROR);
+	CU_ASSERT_EQUAL(changed, 1);
+	zk_topic_config_free(c);
+	t = metadata_topic(md, "t");
+	CU_ASSERT_EQUAL(t->config_known, 1);
+	CU_ASSERT_NOT_EQUAL(t->config_seq, seq0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t->config);
+	CU_ASSERT_STRING_EQUAL(zk_topic_config_get(t->config, "retention.ms"), "3600000");
+	CU_ASSERT_STRING_EQUAL(zk_topic_config_get(t->config, "min.insync.replicas"), "2");
+	seq = t->config_seq;
+	CU_ASSERT_EQUAL(metadata_set_topic_config(md, "t", swapped, &changed), BROOK_ERR_NO_ERROR);
+	CU_ASSERT_EQUAL(changed, 0);    /* same overrides in another order */
+	CU_ASSERT_EQUAL(metadata_topic(md, "t")->config_seq, seq);
+
+	/* A new assignment keeps the overrides (their znode is separate). */
+	CU_ASSERT_EQUAL(metadata_set_topic(md, "t", a, &changed), BROOK_ERR_NO_ERROR);
+	t = metadata_topic(md, "t");
+	CU_ASSERT_EQUAL(t->config_known, 1);
+	CU_ASSERT_EQUAL(t->config_seq, seq);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t->config);
+	CU_ASSERT_STRING_EQUAL(zk_topic_config_get(t->config, "min.insync.replicas"), "2");
+
+	/* A changed value, then the znode gone (NULL) and an empty config:
+	 * both mean no overrides. */
+	CU_ASSERT_EQUAL(metadata_set_topic_config(md, "t", other, &changed), BROOK_ERR_NO_ERROR);
+	CU_ASSERT_EQUAL(changed, 1);
+	t = metadata_topic(md, "t");
+	CU_ASSERT(t->config_seq > seq);
+	CU_ASSERT_PTR_NULL(zk_topic_config_get(t->config, "min.insync.replicas"));
+	CU_ASSERT_STRING_EQUAL(zk_topic_config_get(t->config, "retention.ms"), "60000");
+	seq = t->config_seq;
+	CU_ASSERT_EQUAL(metadata_set_topic_config(md, "t", NULL, &changed), BROOK_ERR_NO_ERROR);
+	CU_ASSERT_EQUAL(changed, 1);
+	t = metadata_topic(md, "t");
+	CU_ASSERT_PTR_NULL(t->config);
+	CU_ASSERT_EQUAL(t->config_known, 1);
+	CU_ASSERT(t->config_seq > seq);
+	seq = t->config_seq;
+	CU_ASSERT_EQUAL(metadata_set_topic_config(md, "t", empty, &changed), BROOK_ERR_NO_ERROR);
+	CU_ASSERT_EQUAL(changed, 0);
+	CU_ASSERT_EQUAL(metadata_topic(md, "t")->config_seq, seq);
+	CU_ASSERT_EQUAL(metadata_set_topic_config(md, "t", NULL, NULL), BROOK_ERR_NO_ERROR);
+
+	/* Deleted and created again: unknown again, under a new stamp. */
+	CU_ASSERT_EQUAL(metadata_set_topic_config(md, "t", other, NULL), BROOK_ERR_NO_ERROR);
+	seq = metadata_topic(md, "t")->config_seq;
+	CU_ASSERT_EQUAL(metadata_remove_topic(md, "t"), 1);
+	CU_ASSERT_EQUAL(metadata_set_topic(md, "t", a, NULL), BROOK_ERR_NO_ERROR);
+	t = metadata_topic(md, "t");
+	CU_ASSERT_PTR_NULL(t->config);
+	CU_ASSERT_EQUAL(t->config_known, 0);
+	CU_ASSERT(t->config_seq > seq);
+	/* The first read of a topic without overrides is a change too: it
+	 * makes them known. */
+	CU_ASSERT_EQUAL(metadata_set_topic_config(md, "t", NULL, &changed), BROOK_ERR_NO_ERROR);
+	CU_ASSERT_EQUAL(changed, 1);
+	CU_ASSERT_EQUAL(metadata_topic(md, "t")->config_known, 1);
+
+	zk_topic_config_free(swapped);
+	zk_topic_config_free(other);
+	zk_topic_config_free(empty);
+	zk_topic_assignment_free(a);
+	metadata_free(md);   /* frees the view's copies (checked under ASan) */
+}
+
 int main(void)
 {
 	static const harness_test_t tests[] = {
@@ -317,6 +425,7 @@ int main(void)
 		{ "topics: assignment, states kept, removal", test_topics },
 		{ "many topics stay sorted", test_many_topics },
 		{ "effective leader", test_effective_leader },
+		{ "topic config overrides: setter, kept, reset", test_topic_config },
 		{ NULL, NULL },
 	};
 

@@ -2084,3 +2084,409 @@ int harness_partition_bump_leader_epoch(const char *zk_connect, const char *topi
 	zk_close(s, loop);
 	return err ? -1 : 0;
 }
+
+/* ---- cluster views, ZooKeeper nodes and the brook tool --------------------- */
+
+int harness_broker_set_overrides(harness_broker_t *b, const char *const *overrides)
+{
+	char *copy[HB_MAX_OVERRIDES];
+	int n = 0;
+
+	if (!b)
+		return -1;
+	for (int i = 0; overrides && overrides[i]; i++) {
+		if (n == HB_MAX_OVERRIDES || !(copy[n] = strdup(overrides[i]))) {
+			while (n > 0)
+				free(copy[--n]);
+			return -1;
+		}
+		n++;
+	}
+	for (int i = 0; i < b->noverrides; i++)
+		free(b->overrides[i]);
+	for (int i = 0; i < n; i++)
+		b->overrides[i] = copy[i];
+	b->noverrides = n;
+	return 0;
+}
+
+static void pack_metadata_no_topics(msgpack_packer *pk, void *arg)
+{
+	(void)arg;
+	msgpack_pack_map(pk, 1);
+	proto_pack_key(pk, "topics");
+	msgpack_pack_array(pk, 0);
+}
+
+brook_err_t harness_cluster_info(harness_client_t *c, int timeout_ms,
+				 harness_cluster_info_t *out)
+{
+	const msgpack_object *brs;
+	harness_resp_t r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->controller = -1;
+	if ((rc = harness_client_request(c, PROTO_API_METADATA, pack_metadata_no_topics, NULL,
+					 timeout_ms, &r)))
+		return local_err(rc);
+	out->controller = (int32_t)harness_obj_int(r.body, "controller_id", -1);
+	brs = harness_obj_get(r.body, "brokers");
+	for (uint32_t i = 0; brs && brs->type == MSGPACK_OBJECT_ARRAY && i < brs->via.array.size &&
+			     out->nbrokers < HARNESS_MAX_BROKERS; i++)
+		out->brokers[out->nbrokers++] =
+			(int32_t)harness_obj_int(&brs->via.array.ptr[i], "node_id", -1);
+	harness_resp_destroy(&r);
+	return BROOK_ERR_NO_ERROR;
+}
+
+int harness_cluster_has(const harness_cluster_info_t *ci, int32_t id)
+{
+	for (int i = 0; i < ci->nbrokers; i++)
+		if (ci->brokers[i] == id)
+			return 1;
+	return 0;
+}
+
+int harness_topic_create_assigned_zk(const char *zk_connect, const char *topic,
+				     int32_t partitions, int32_t rf, const int32_t *replicas)
+{
+	struct ev_loop *loop;
+	zk_session_t *s;
+	zk_topic_assignment_t *a;
+	char path[ZK_PATH_MAX], *json = NULL;
+	zk_wait_t w = { 0, BROOK_ERR_NO_ERROR };
+	brook_err_t err;
+
+	if (partitions <= 0 || rf <= 0 || zk_path_topic(path, sizeof(path), topic))
+		return -1;
+	if (!(a = zk_topic_assignment_new(partitions, rf)))
+		return -1;
+	for (int32_t p = 0; p < partitions; p++)
+		for (int32_t r = 0; r < rf; r++)
+			a->partitions[p].ids[r] = replicas[p * rf + r];
+	err = zk_json_topic_assignment_encode(a, &json);
+	zk_topic_assignment_free(a);
+	if (err)
+		return -1;
+	if (!(s = zk_open(&loop, zk_connect))) {
+		free(json);
+		return -1;
+	}
+	err = zk_finish(s, zk_create_path(s, ZK_PATH_TOPICS, on_void, &w), &w, 20000);
+	if (!err) {
+		w.done = 0;
+		err = zk_finish(s, zk_create(s, path, json, strlen(json), ZK_PERSISTENT, on_create,
+					     &w), &w, 20000);
+	}
+	if (err)
+		fprintf(stderr, "harness_broker: creating %s: %s\n", path, brook_err_name(err));
+	free(json);
+	zk_close(s, loop);
+	return err ? -1 : 0;
+}
+
+int harness_topic_config_zk(const char *zk_connect, const char *topic, const char *key,
+			    const char *value)
+{
+	struct ev_loop *loop;
+	zk_session_t *s;
+	zk_topic_config_t *cfg;
+	char path[ZK_PATH_MAX], *json = NULL;
+	zk_wait_t w = { 0, BROOK_ERR_NO_ERROR };
+	brook_err_t err;
+
+	if (zk_path_topic_config(path, sizeof(path), topic) || !(cfg = zk_topic_config_new()))
+		return -1;
+	err = zk_topic_config_set(cfg, key, value);
+	if (!err)
+		err = zk_json_topic_config_encode(cfg, &json);
+	zk_topic_config_free(cfg);
+	if (err || !(s = zk_open(&loop, zk_connect))) {
+		free(json);
+		return -1;
+	}
+	err = zk_finish(s, zk_create_path(s, ZK_PATH_CONFIG_TOPICS, on_void, &w), &w, 20000);
+	if (!err) {
+		w.done = 0;
+		err = zk_finish(s, zk_create(s, path, json, strlen(json), ZK_PERSISTENT, on_create,
+					     &w), &w, 20000);
+	}
+	if (err == BROOK_ERR__EXISTS) {
+		w.done = 0;
+		err = zk_finish(s, zk_set(s, path, json, strlen(json), ZK_ANY_VERSION, on_stat,
+					  &w), &w, 20000);
+	}
+	if (err)
+		fprintf(stderr, "harness_broker: writing %s: %s\n", path, brook_err_name(err));
+	free(json);
+	zk_close(s, loop);
+	return err ? -1 : 0;
+}
+
+/* 1 exists, 0 not, -1 error, on an open session. */
+static int node_exists(zk_session_t *s, const char *path)
+{
+	zk_wait_t w = { 0, BROOK_ERR_NO_ERROR };
+	brook_err_t err = zk_finish(s, zk_exists(s, path, NULL, on_stat, &w), &w, 20000);
+
+	return err == BROOK_ERR_NO_ERROR ? 1 : err == BROOK_ERR__NOENT ? 0 : -1;
+}
+
+int harness_zk_exists(const char *zk_connect, const char *path)
+{
+	struct ev_loop *loop;
+	zk_session_t *s = zk_open(&loop, zk_connect);
+	int rc;
+
+	if (!s)
+		return -1;
+	rc = node_exists(s, path);
+	zk_close(s, loop);
+	return rc;
+}
+
+int64_t harness_zk_wait_absent(const char *zk_connect, const char *const *paths, int n,
+			       int timeout_ms)
+{
+	int64_t t0 = harness_now_ms(), deadline = t0 + timeout_ms;
+	struct ev_loop *loop;
+	zk_session_t *s = zk_open(&loop, zk_connect);
+	int left = n;
+
+	if (!s)
+		return -1;
+	for (;;) {
+		left = 0;
+		for (int i = 0; i < n; i++)
+			if (node_exists(s, paths[i]) != 0)
+				left++;
+		if (!left || harness_now_ms() >= deadline)
+			break;
+		nap_ms(50);
+	}
+	if (left)
+		for (int i = 0; i < n; i++)
+			if (node_exists(s, paths[i]) != 0)
+				fprintf(stderr, "harness_broker: %s still there after %d ms\n",
+					paths[i], timeout_ms);
+	zk_close(s, loop);
+	return left ? -1 : harness_now_ms() - t0;
+}
+
+static int find_brook_cli(char *out, size_t size)
+{
+	const char *top = getenv("BROOK_TOP_BUILDDIR");
+	char exe[PATH_MAX], cand[PATH_MAX + 64];
+	ssize_t n;
+
+	(void)size; /* out holds PATH_MAX bytes */
+	if (top && *top) {
+		snprintf(cand, sizeof(cand), "%s/client/brook", top);
+		if (access(cand, X_OK) == 0 && realpath(cand, out))
+			return 0;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		char *slash;
+
+		exe[n] = '\0';
+		if ((slash = strrchr(exe, '/')))
+			*slash = '\0';
+		snprintf(cand, sizeof(cand), "%s/../client/brook", exe);
+		if (access(cand, X_OK) == 0 && realpath(cand, out))
+			return 0;
+	}
+	fprintf(stderr, "harness_broker: cannot find client/brook; set BROOK_TOP_BUILDDIR\n");
+	return -1;
+}
+
+int harness_brook_cli(const char *const *args, int timeout_ms, char *out, size_t size)
+{
+	char tool[PATH_MAX], *argv[64], sink[4096];
+	int64_t deadline = harness_now_ms() + timeout_ms;
+	size_t used = 0;
+	int fds[2], argc = 0, status = 0, open_pipe = 1;
+	pid_t pid;
+
+	if (out && size)
+		out[0] = '\0';
+	if (find_brook_cli(tool, sizeof(tool)) != 0)
+		return -1;
+	argv[argc++] = tool;
+	for (int i = 0; args && args[i]; i++) {
+		if (argc == (int)(sizeof(argv) / sizeof(argv[0])) - 1)
+			return -1;
+		argv[argc++] = (char *)args[i];
+	}
+	argv[argc] = NULL;
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return -1;
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+		sigset_t none;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(fds[1], 1) < 0 ||
+		    dup2(fds[1], 2) < 0)
+			_exit(127);
+		execv(tool, argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (open_pipe) {
+		struct pollfd p = { .fd = fds[0], .events = POLLIN };
+		int rc = poll(&p, 1, remaining_ms(deadline));
+		int keep = out && size && used + 1 < size;
+		ssize_t got;
+
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc <= 0)
+			break; /* timeout (or error): killed below */
+		/* past the room in out, the rest is read and dropped */
+		got = keep ? read(fds[0], out + used, size - 1 - used) :
+			     read(fds[0], sink, sizeof(sink));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			open_pipe = 0;
+			break;
+		}
+		if (keep) {
+			used += (size_t)got;
+			out[used] = '\0';
+		}
+	}
+	close(fds[0]);
+	if (open_pipe || !reap(pid, remaining_ms(deadline) + 1000, &status)) {
+		fprintf(stderr, "harness_broker: %s did not finish within %d ms; killing it\n",
+			tool, timeout_ms);
+		kill(pid, SIGKILL);
+		reap(pid, 10000, &status);
+		return -1;
+	}
+	if (!WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* ---- topic config overrides (test_broker_api) ------------------------------ */
+
+int harness_topic_set_config_zk(const char *zk_connect, const char *topic,
+				const char *const *kvs)
+{
+	struct ev_loop *loop;
+	zk_session_t *s;
+	zk_topic_config_t *cfg = NULL;
+	char path[ZK_PATH_MAX], *json = NULL;
+	zk_wait_t w = { 0, BROOK_ERR_NO_ERROR };
+	brook_err_t err = BROOK_ERR_NO_ERROR;
+
+	if (zk_path_topic_config(path, sizeof(path), topic))
+		return -1;
+	if (kvs) {
+		if (!(cfg = zk_topic_config_new()))
+			return -1;
+		for (int i = 0; kvs[i] && !err; i++) {
+			const char *eq = strchr(kvs[i], '=');
+			char key[256];
+
+			if (!eq || (size_t)(eq - kvs[i]) >= sizeof(key)) {
+				err = BROOK_ERR__INVALID_ARG;
+				break;
+			}
+			memcpy(key, kvs[i], (size_t)(eq - kvs[i]));
+			key[eq - kvs[i]] = '\0';
+			err = zk_topic_config_set(cfg, key, eq + 1);
+		}
+		if (!err)
+			err = zk_json_topic_config_encode(cfg, &json);
+		zk_topic_config_free(cfg);
+		if (err) {
+			fprintf(stderr, "harness_broker: config for %s: %s\n", topic,
+				brook_err_name(err));
+			free(json);
+			return -1;
+		}
+	}
+	if (!(s = zk_open(&loop, zk_connect))) {
+		free(json);
+		return -1;
+	}
+	if (!json) {
+		err = zk_finish(s, zk_delete(s, path, ZK_ANY_VERSION, on_void, &w), &w, 20000);
+		if (err == BROOK_ERR__NOENT)
+			err = BROOK_ERR_NO_ERROR;
+	} else {
+		err = zk_finish(s, zk_create_path(s, ZK_PATH_CONFIG_TOPICS, on_void, &w), &w,
+				20000);
+		if (!err) {
+			w.done = 0;
+			err = zk_finish(s, zk_create(s, path, json, strlen(json), ZK_PERSISTENT,
+						     on_create, &w), &w, 20000);
+		}
+		if (err == BROOK_ERR__EXISTS) {
+			w.done = 0;
+			err = zk_finish(s, zk_set(s, path, json, strlen(json), ZK_ANY_VERSION,
+						  on_stat, &w), &w, 20000);
+		}
+	}
+	if (err)
+		fprintf(stderr, "harness_broker: writing %s: %s\n", path, brook_err_name(err));
+	free(json);
+	zk_close(s, loop);
+	return err ? -1 : 0;
+}
+
+int harness_topic_create_config_zk(const char *zk_connect, const char *topic,
+				   int32_t partitions, int32_t rf, const int32_t *broker_ids,
+				   int nbrokers, const char *const *kvs)
+{
+	/* Kafka's order (AdminZkClient): the config first, so no broker ever
+	 * sees the topic without its overrides. */
+	if (kvs && harness_topic_set_config_zk(zk_connect, topic, kvs) != 0)
+		return -1;
+	return harness_topic_create_zk(zk_connect, topic, partitions, rf, broker_ids, nbrokers);
+}
+
+int harness_produce_send(harness_client_t *c, const char *topic, int32_t partition, int acks,
+			 const void *records, size_t len, int32_t request_timeout_ms,
+			 int timeout_ms, int32_t *corr)
+{
+	produce_args_t a = { topic, partition, acks, records, len, request_timeout_ms };
+
+	return harness_client_send_request(c, PROTO_API_PRODUCE, 0, pack_produce, &a, timeout_ms,
+					   corr);
+}
+
+brook_err_t harness_produce_recv(harness_client_t *c, int32_t corr, int timeout_ms,
+				 int64_t *base_offset)
+{
+	const msgpack_object *t, *p;
+	harness_resp_t r;
+	brook_err_t err;
+	int rc;
+
+	if (base_offset)
+		*base_offset = -1;
+	if ((rc = await(c, corr, harness_now_ms() + timeout_ms, &r)))
+		return local_err(rc);
+	if ((t = first_of(r.body, "responses")) && (p = first_of(t, "partitions"))) {
+		err = (brook_err_t)harness_obj_int(p, "error_code", BROOK_ERR__BAD_MSG);
+		if (base_offset)
+			*base_offset = harness_obj_int(p, "base_offset", -1);
+	} else {
+		err = (brook_err_t)harness_resp_error(&r, BROOK_ERR__BAD_MSG);
+	}
+	harness_resp_destroy(&r);
+	return err;
+}

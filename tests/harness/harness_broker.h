@@ -348,4 +348,80 @@ int harness_partition_wait_isr(int port, const char *topic, int32_t partition,
 /* "1,2,3" into buf; returns buf. */
 const char *harness_ids_str(const int32_t *ids, int n, char *buf, size_t size);
 
+/* ---- cluster views, ZooKeeper nodes and the brook tool (test_failover) --- */
+
+/* Replaces the --override list of the broker's next runs (the current run,
+ * if any, keeps its own until restarted). 0 or -1. */
+int harness_broker_set_overrides(harness_broker_t *b, const char *const *overrides);
+
+#define HARNESS_MAX_BROKERS 64
+
+/* What a Metadata request without topics says about the cluster: the
+ * registered brokers the answering broker knows of, and the controller. */
+typedef struct harness_cluster_info {
+	int32_t controller;                    /* -1: none */
+	int nbrokers;
+	int32_t brokers[HARNESS_MAX_BROKERS];  /* in the answer's order */
+} harness_cluster_info_t;
+
+/* Local error codes as harness_produce; NO_ERROR otherwise. */
+brook_err_t harness_cluster_info(harness_client_t *c, int timeout_ms,
+				 harness_cluster_info_t *out);
+/* 1 when `id` is one of out->brokers. */
+int harness_cluster_has(const harness_cluster_info_t *ci, int32_t id);
+
+/* Writes /brokers/topics/<topic> with an explicit assignment: partition p's
+ * replicas are replicas[p * rf .. p * rf + rf - 1], the first one
+ * preferred. 0 or -1. */
+int harness_topic_create_assigned_zk(const char *zk_connect, const char *topic,
+				     int32_t partitions, int32_t rf, const int32_t *replicas);
+
+/* Writes /config/topics/<topic> = {"version":1,"config":{key:value}} as the
+ * admin code encodes it (zk_json_topic_config_encode), creating it (and
+ * /config/topics) when missing, replacing it otherwise. 0 or -1. */
+int harness_topic_config_zk(const char *zk_connect, const char *topic, const char *key,
+			    const char *value);
+
+/* 1 when the znode exists, 0 when it does not, -1 on error. */
+int harness_zk_exists(const char *zk_connect, const char *path);
+
+/* Waits (one session, polling every 50 ms) until none of the n znodes
+ * exists. The ms it took, or -1 on timeout (naming the ones left). */
+int64_t harness_zk_wait_absent(const char *zk_connect, const char *const *paths, int n,
+			       int timeout_ms);
+
+/* The two halves of harness_produce_timeout, for a produce left waiting
+ * (acks=-1) while the test does something else: send now (the request is
+ * packed and sent before this returns: records may be freed), receive the
+ * answer to `corr` later. */
+int harness_produce_send(harness_client_t *c, const char *topic, int32_t partition, int acks,
+			 const void *records, size_t len, int32_t request_timeout_ms,
+			 int timeout_ms, int32_t *corr);
+brook_err_t harness_produce_recv(harness_client_t *c, int32_t corr, int timeout_ms,
+				 int64_t *base_offset);
+
+/* Runs the brook command-line tool ($BROOK_TOP_BUILDDIR/client/brook, else
+ * ../client/brook next to the test binary) with args (NULL-terminated,
+ * without argv[0]), stdin from /dev/null. Its stdout and stderr go to out
+ * (NUL-terminated, truncated to size; out may be NULL). Returns its exit
+ * status, or -1 when it could not run, died of a signal or did not finish
+ * within timeout_ms (it is then killed). */
+int harness_brook_cli(const char *const *args, int timeout_ms, char *out, size_t size);
+
+/* ---- topic config overrides (test_broker_api) ---------------------------- */
+
+/* Writes /config/topics/<topic> = {"version":1,"config":{...}} from `kvs`
+ * (NULL-terminated "key=value" strings, in that order; an empty list is
+ * a config without overrides), creating it (and /config/topics) when
+ * missing, replacing it otherwise. kvs NULL deletes the znode (a missing
+ * node means no overrides). 0 or -1. */
+int harness_topic_set_config_zk(const char *zk_connect, const char *topic,
+				const char *const *kvs);
+
+/* harness_topic_create_zk() after writing the topic's config (kvs as
+ * above; NULL: none), the order the admin tool and Kafka use. 0 or -1. */
+int harness_topic_create_config_zk(const char *zk_connect, const char *topic,
+				   int32_t partitions, int32_t rf, const int32_t *broker_ids,
+				   int nbrokers, const char *const *kvs);
+
 #endif /* BROOK_HARNESS_BROKER_H */
