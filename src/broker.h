@@ -87,7 +87,8 @@ partition_t *broker_host_partition(broker_t *b, const char *topic, int32_t id);
 /* Takes a partition state (assignment, leader, epoch, ISR, zkVersion) as
  * the view or the controller's LeaderAndIsr gives it, unless it is older
  * than what p has (leader epoch, then zkVersion, only grow); `leader` is
- * the leader to follow (-1: none). p then leads, follows or waits. */
+ * the leader to follow (-1: none). p then leads, follows or waits. Also
+ * applies the topic's config overrides when they changed. */
 struct md_partition;
 void broker_apply_state(broker_t *b, partition_t *p, const struct md_partition *mp, int32_t leader);
 /* Answers what waits on p, removes it from the table and deletes its log
