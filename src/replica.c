@@ -915,7 +915,7 @@ void replica_apply_state(broker_t *b, partition_t *p, int was_leader, int32_t ol
 		return;
 	}
 	if (was_leader)
-		broker_partition_appended(b, p); /* waiting fetches learn they must go */
+		broker_partition_hw_advanced(b, p); /* waiting produces and fetches learn they must go */
 	if (p->leader_id < 0 || p->leader_id == b->id) {
 		p->fetch_from = -1;
 		return;
