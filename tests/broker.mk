@@ -29,3 +29,12 @@ check_PROGRAMS += tests/test_replication
 TESTS += tests/test_replication
 tests_test_replication_LDADD = $(BROKER_TEST_LIBS)
 EXTRA_tests_test_replication_DEPENDENCIES = src/brookd
+
+# Failover across three brokers and a 3-server ZooKeeper: leader kill -9
+# under load (10 rounds), controller kill -9, a broker paused past its
+# session, unclean election, topic deletion, controlled shutdown and
+# preferred-leader election (it also runs client/brook).
+check_PROGRAMS += tests/test_failover
+TESTS += tests/test_failover
+tests_test_failover_LDADD = $(BROKER_TEST_LIBS)
+EXTRA_tests_test_failover_DEPENDENCIES = src/brookd client/brook
