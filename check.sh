@@ -61,6 +61,8 @@ run_suite "$top/build" "tests"
 if [ "${1:-}" != "--fast" ]; then
 	configure_in build-san --enable-sanitizers
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
+	# third-party leaks only, each with its upstream bug (tests/lsan.supp)
+	export LSAN_OPTIONS=suppressions=$top/tests/lsan.supp:print_suppressions=0
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 	make -C build-san -j"$jobs"
 	run_suite "$top/build-san" "tests under ASan+UBSan"

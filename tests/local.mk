@@ -6,3 +6,4 @@ tests_harness_libharness_a_SOURCES = \
 TEST_LIBS = tests/harness/libharness.a $(CUNIT_LIBS)
 include $(srcdir)/tests/broker.mk
 EXTRA_DIST += tests/harness/harness_zk.sh
+EXTRA_DIST += tests/lsan.supp
