@@ -276,6 +276,46 @@ static void test_metadata_auto_create(void)
 	harness_client_close(c);
 }
 
+/* ---- requests only a controller sends ------------------------------------ */
+
+typedef struct fence_body {
+	int32_t epoch;
+	const char *topic;
+} fence_body_t;
+
+static void pack_stop_replica(msgpack_packer *pk, void *arg)
+{
+	const fence_body_t *f = arg;
+
+	msgpack_pack_map(pk, 4);
+	proto_pack_kv_int(pk, "controller_id", 99);
+	proto_pack_kv_int(pk, "controller_epoch", f->epoch);
+	proto_pack_kv_bool(pk, "delete_partitions", 0);
+	proto_pack_key(pk, "partitions");
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_map(pk, 2);
+	proto_pack_kv_str(pk, "topic_name", f->topic);
+	proto_pack_kv_int(pk, "partition_index", 0);
+}
+
+/* The broker learned the controller's epoch (UpdateMetadata when it took
+ * office); a request from an older epoch comes from a deposed controller
+ * and is refused whole, the partition keeps being served. */
+static void test_stale_controller_fenced(void)
+{
+	harness_client_t *c = connect_or_die();
+	fence_body_t f = { 0, "fence" };
+	harness_resp_t r;
+
+	create_topic("fence", 1);
+	CU_ASSERT_EQUAL_FATAL(harness_client_request(c, PROTO_API_STOP_REPLICA, pack_stop_replica,
+						     &f, T_MS, &r), HARNESS_OK);
+	CU_ASSERT_EQUAL(harness_resp_error(&r, -1), BROOK_ERR_STALE_CONTROLLER_EPOCH);
+	harness_resp_destroy(&r);
+	CU_ASSERT_EQUAL(produce_simple(c, "fence", "f", 0, 2, 0), 0);
+	harness_client_close(c);
+}
+
 /* ---- Produce ------------------------------------------------------------ */
 
 static void test_produce_acks1(void)
@@ -958,6 +998,8 @@ int main(void)
 		{ "Metadata: all, named, unknown, brokers, cluster id", test_metadata },
 		{ "Metadata auto-creates topics (auto.create.topics.enable)",
 		  test_metadata_auto_create },
+		{ "a deposed controller's request is refused (STALE_CONTROLLER_EPOCH)",
+		  test_stale_controller_fenced },
 		{ "Produce acks=1: consecutive base offsets", test_produce_acks1 },
 		{ "Produce acks=0: no response, record written", test_produce_acks0 },
 		{ "Produce acks=5: INVALID_REQUIRED_ACKS", test_produce_bad_acks },
