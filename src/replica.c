@@ -400,21 +400,18 @@ static void fetcher_free(fetcher_t *f)
 	free(f);
 }
 
-static void pack_fetch(msgpack_packer *pk, void *arg)
+/* Packs "topics": [{name, partitions: [...]}] from r's items, which come
+ * grouped by topic (the partition table is sorted); one_part packs the map
+ * of one partition. Both Fetch and OffsetsForLeaderEpoch are shaped so. */
+static void pack_topics(msgpack_packer *pk, const fetch_req_t *r,
+			void (*one_part)(msgpack_packer *pk, const fetch_req_t *r,
+					 const fetch_item_t *it))
 {
-	fetch_req_t *r = arg;
-	const broker_conf_t *c = r->f->m->b->conf;
 	size_t ntopics = 0;
 
 	for (size_t i = 0; i < r->n; i++)
 		if (i == 0 || strcmp(r->items[i].topic, r->items[i - 1].topic))
 			ntopics++;
-	msgpack_pack_map(pk, 6);
-	proto_pack_kv_int(pk, "replica_id", r->f->m->b->id);
-	proto_pack_kv_int(pk, "max_wait_ms", c->replica_fetch_wait_max_ms);
-	proto_pack_kv_int(pk, "min_bytes", 1);
-	proto_pack_kv_int(pk, "max_bytes", c->replica_fetch_max_bytes);
-	proto_pack_kv_int(pk, "isolation_level", 0);
 	proto_pack_key(pk, "topics");
 	msgpack_pack_array(pk, ntopics);
 	for (size_t i = 0; i < r->n;) {
@@ -426,15 +423,33 @@ static void pack_fetch(msgpack_packer *pk, void *arg)
 		proto_pack_kv_str(pk, "name", r->items[i].topic);
 		proto_pack_key(pk, "partitions");
 		msgpack_pack_array(pk, j - i);
-		for (size_t k = i; k < j; k++) {
-			msgpack_pack_map(pk, 4);
-			proto_pack_kv_int(pk, "partition", r->items[k].partition);
-			proto_pack_kv_int(pk, "fetch_offset", r->items[k].offset);
-			proto_pack_kv_int(pk, "partition_max_bytes", c->replica_fetch_max_bytes);
-			proto_pack_kv_int(pk, "current_leader_epoch", r->items[k].epoch);
-		}
+		for (size_t k = i; k < j; k++)
+			one_part(pk, r, &r->items[k]);
 		i = j;
 	}
+}
+
+static void pack_fetch_part(msgpack_packer *pk, const fetch_req_t *r, const fetch_item_t *it)
+{
+	msgpack_pack_map(pk, 4);
+	proto_pack_kv_int(pk, "partition", it->partition);
+	proto_pack_kv_int(pk, "fetch_offset", it->offset);
+	proto_pack_kv_int(pk, "partition_max_bytes", r->f->m->b->conf->replica_fetch_max_bytes);
+	proto_pack_kv_int(pk, "current_leader_epoch", it->epoch);
+}
+
+static void pack_fetch(msgpack_packer *pk, void *arg)
+{
+	fetch_req_t *r = arg;
+	const broker_conf_t *c = r->f->m->b->conf;
+
+	msgpack_pack_map(pk, 6);
+	proto_pack_kv_int(pk, "replica_id", r->f->m->b->id);
+	proto_pack_kv_int(pk, "max_wait_ms", c->replica_fetch_wait_max_ms);
+	proto_pack_kv_int(pk, "min_bytes", 1);
+	proto_pack_kv_int(pk, "max_bytes", c->replica_fetch_max_bytes);
+	proto_pack_kv_int(pk, "isolation_level", 0);
+	pack_topics(pk, r, pack_fetch_part);
 }
 
 /* The whole batches at the start of buf (a fetch may end with a cut one). */
@@ -641,35 +656,22 @@ static void on_fetch_response(conn_t *c, brook_err_t err, const msgpack_object *
 
 /* --- truncation by leader epoch (OffsetsForLeaderEpoch) --- */
 
+static void pack_epoch_part(msgpack_packer *pk, const fetch_req_t *r, const fetch_item_t *it)
+{
+	(void)r;
+	msgpack_pack_map(pk, 3);
+	proto_pack_kv_int(pk, "partition", it->partition);
+	proto_pack_kv_int(pk, "current_leader_epoch", it->epoch);
+	proto_pack_kv_int(pk, "leader_epoch", it->offset); /* see epochs_kick */
+}
+
 static void pack_epochs(msgpack_packer *pk, void *arg)
 {
 	fetch_req_t *r = arg;
-	size_t ntopics = 0;
 
-	for (size_t i = 0; i < r->n; i++)
-		if (i == 0 || strcmp(r->items[i].topic, r->items[i - 1].topic))
-			ntopics++;
 	msgpack_pack_map(pk, 2);
 	proto_pack_kv_int(pk, "replica_id", r->f->m->b->id);
-	proto_pack_key(pk, "topics");
-	msgpack_pack_array(pk, ntopics);
-	for (size_t i = 0; i < r->n;) {
-		size_t j = i;
-
-		while (j < r->n && strcmp(r->items[j].topic, r->items[i].topic) == 0)
-			j++;
-		msgpack_pack_map(pk, 2);
-		proto_pack_kv_str(pk, "name", r->items[i].topic);
-		proto_pack_key(pk, "partitions");
-		msgpack_pack_array(pk, j - i);
-		for (size_t k = i; k < j; k++) {
-			msgpack_pack_map(pk, 3);
-			proto_pack_kv_int(pk, "partition", r->items[k].partition);
-			proto_pack_kv_int(pk, "current_leader_epoch", r->items[k].epoch);
-			proto_pack_kv_int(pk, "leader_epoch", r->items[k].offset); /* see epochs_kick */
-		}
-		i = j;
-	}
+	pack_topics(pk, r, pack_epoch_part);
 }
 
 /* Kafka's follower truncation (KIP-101, KIP-279): the leader gives the end
