@@ -25,6 +25,7 @@ int cli_cluster(int argc, char **argv);
 int cli_produce(int argc, char **argv);
 int cli_consume(int argc, char **argv);
 int cli_perf(int argc, char **argv);
+int cli_groups(int argc, char **argv);
 
 /* "brook <sub>: <message>\n" on stderr. */
 void cli_error(const char *sub, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -7,6 +7,7 @@
 
 static const cli_command_t commands[] = {
 	{ "topics", cli_topics, "create, list, describe, alter and delete topics" },
+	{ "groups", cli_groups, "list, describe, reset and delete consumer groups" },
 	{ "cluster", cli_cluster, "list the brokers and the controller" },
 	{ "produce", cli_produce, "send messages, one per input line" },
 	{ "consume", cli_consume, "print messages with a kcat-style format" },
