@@ -4,11 +4,11 @@
  * Every call is a few rounds of ZooKeeper requests. The requests of one
  * round go out together in a batch (describing a topic with 1000
  * partitions is one round trip for the states, not 1000), and the call
- * runs the session's loop until the batch completes or the call's deadline
- * passes. A batch that times out is abandoned: its completions still
- * arrive later (at the latest when the session is freed, with _CLOSED) and
- * the last one frees it, so a slow ZooKeeper can never make a callback
- * write into a stack frame that is gone.
+ * runs the session's loop until the batch (zk_batch.h) completes or the
+ * call's deadline passes. A batch that times out is abandoned: its
+ * completions still arrive later (at the latest when the session is freed,
+ * with _CLOSED) and the last one frees it, so a slow ZooKeeper can never
+ * make a callback write into a stack frame that is gone.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -25,261 +25,8 @@
 
 #include "admin.h"
 #include "errstr.h"
+#include "zk_batch.h"
 #include "zk_paths.h"
-
-/* --- deadlines -------------------------------------------------------------- */
-
-typedef struct deadline {
-	int64_t at_ms;     /* CLOCK_MONOTONIC */
-	int timeout_ms;    /* for messages */
-} deadline_t;
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void deadline_init(deadline_t *d, int timeout_ms)
-{
-	d->timeout_ms = timeout_ms > 0 ? timeout_ms : ADMIN_TIMEOUT_MS_DEFAULT;
-	d->at_ms = mono_ms() + d->timeout_ms;
-}
-
-static int deadline_left(const deadline_t *d)
-{
-	int64_t left = d->at_ms - mono_ms();
-
-	return left > 0 ? (int)left : 0;
-}
-
-/* --- request batches ------------------------------------------------------- */
-
-typedef struct batch batch_t;
-
-/* The result of one request; what is filled depends on the request. */
-typedef struct req {
-	batch_t *batch;
-	brook_err_t err;
-	char *data;              /* zk_get: a NUL-terminated copy */
-	size_t len;
-	zk_stat_t stat;
-	int has_stat;
-	char **names;            /* zk_get_children: copies */
-	size_t name_cnt;
-	int failed_op;           /* zk_multi */
-} req_t;
-
-struct batch {
-	size_t cnt;
-	size_t pending;          /* submitted, not completed */
-	int abandoned;           /* the caller timed out; the last completion frees */
-	int done;
-	req_t reqs[];
-};
-
-static void names_free(char **names, size_t cnt)
-{
-	for (size_t i = 0; names && i < cnt; i++)
-		free(names[i]);
-	free(names);
-}
-
-static void batch_free(batch_t *b)
-{
-	if (!b)
-		return;
-	for (size_t i = 0; i < b->cnt; i++) {
-		free(b->reqs[i].data);
-		names_free(b->reqs[i].names, b->reqs[i].name_cnt);
-	}
-	free(b);
-}
-
-static batch_t *batch_new(size_t cnt)
-{
-	batch_t *b = calloc(1, sizeof(*b) + cnt * sizeof(req_t));
-
-	if (!b)
-		return NULL;
-	b->cnt = cnt;
-	for (size_t i = 0; i < cnt; i++) {
-		b->reqs[i].batch = b;
-		b->reqs[i].err = BROOK_ERR__STATE;
-		b->reqs[i].failed_op = -1;
-	}
-	return b;
-}
-
-/* Records what a zk_* call returned: a request that was not accepted gets
- * its error now and no completion will ever come. */
-static void req_submitted(req_t *r, brook_err_t err)
-{
-	if (err)
-		r->err = err;
-	else
-		r->batch->pending++;
-}
-
-static void req_complete(req_t *r)
-{
-	batch_t *b = r->batch;
-
-	if (--b->pending > 0)
-		return;
-	b->done = 1;
-	if (b->abandoned)
-		batch_free(b);
-}
-
-static void on_data(zk_session_t *s, brook_err_t err, const char *data, size_t len,
-		    const zk_stat_t *stat, void *opaque)
-{
-	req_t *r = opaque;
-
-	(void)s;
-	if (!r->batch->abandoned) {
-		r->err = err;
-		if (!err) {
-			if (!(r->data = malloc(len + 1))) {
-				r->err = BROOK_ERR__NOMEM;
-			} else {
-				if (len)
-					memcpy(r->data, data, len);
-				r->data[len] = '\0';
-				r->len = len;
-			}
-		}
-		if (stat) {
-			r->stat = *stat;
-			r->has_stat = 1;
-		}
-	}
-	req_complete(r);
-}
-
-static void on_children(zk_session_t *s, brook_err_t err, const char *const *names, size_t count,
-			const zk_stat_t *stat, void *opaque)
-{
-	req_t *r = opaque;
-
-	(void)s;
-	(void)stat;
-	if (!r->batch->abandoned) {
-		r->err = err;
-		if (!err && count) {
-			if (!(r->names = calloc(count, sizeof(*r->names)))) {
-				r->err = BROOK_ERR__NOMEM;
-			} else {
-				r->name_cnt = count;
-				for (size_t i = 0; i < count; i++)
-					if (!(r->names[i] = strdup(names[i])))
-						r->err = BROOK_ERR__NOMEM;
-			}
-		}
-	}
-	req_complete(r);
-}
-
-static void on_stat(zk_session_t *s, brook_err_t err, const zk_stat_t *stat, void *opaque)
-{
-	req_t *r = opaque;
-
-	(void)s;
-	if (!r->batch->abandoned) {
-		r->err = err;
-		if (stat) {
-			r->stat = *stat;
-			r->has_stat = 1;
-		}
-	}
-	req_complete(r);
-}
-
-static void on_create(zk_session_t *s, brook_err_t err, const char *path, void *opaque)
-{
-	req_t *r = opaque;
-
-	(void)s;
-	(void)path;
-	if (!r->batch->abandoned)
-		r->err = err;
-	req_complete(r);
-}
-
-static void on_void(zk_session_t *s, brook_err_t err, void *opaque)
-{
-	req_t *r = opaque;
-
-	(void)s;
-	if (!r->batch->abandoned)
-		r->err = err;
-	req_complete(r);
-}
-
-static void on_multi(zk_session_t *s, brook_err_t err, const zk_multi_t *m, void *opaque)
-{
-	req_t *r = opaque;
-
-	(void)s;
-	if (!r->batch->abandoned) {
-		r->err = err;
-		r->failed_op = m ? zk_multi_failed_op(m) : -1;
-	}
-	req_complete(r);
-}
-
-/* Runs the loop until every submitted request of b completed. On timeout
- * b is abandoned (the caller must not touch it again) and
- * BROOK_ERR__TIMED_OUT is returned; otherwise the caller reads the results
- * and frees b. */
-static brook_err_t batch_wait(zk_session_t *zk, batch_t *b, const deadline_t *d)
-{
-	int left;
-
-	if (b->pending == 0)
-		return BROOK_ERR_NO_ERROR;
-	if ((left = deadline_left(d)) > 0)
-		zk_run_until(zk, &b->done, left);
-	if (b->done)
-		return BROOK_ERR_NO_ERROR;
-	b->abandoned = 1;
-	return BROOK_ERR__TIMED_OUT;
-}
-
-/* "<path>: <reason>" for a failed request. */
-static brook_err_t path_error(char *errstr, size_t errstr_size, const char *path, brook_err_t err,
-			      const deadline_t *d)
-{
-	switch (err) {
-	case BROOK_ERR__TIMED_OUT:
-		brook_errstr_at(errstr, errstr_size, path,
-				"no answer from ZooKeeper within %d ms", d->timeout_ms);
-		break;
-	case BROOK_ERR__CONNECTION_LOSS:
-		brook_errstr_at(errstr, errstr_size, path,
-				"lost the connection to ZooKeeper (a write may or may not "
-				"have been applied)");
-		break;
-	default:
-		brook_errstr_at(errstr, errstr_size, path, "%s", brook_err_str(err));
-		break;
-	}
-	return err;
-}
-
-static brook_err_t nomem(char *errstr, size_t errstr_size)
-{
-	brook_errstr(errstr, errstr_size, "out of memory");
-	return BROOK_ERR__NOMEM;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 static int cmp_i32(const void *a, const void *b)
 {
@@ -415,20 +162,22 @@ static const char *const persistent_paths[] = {
 };
 #define PERSISTENT_PATH_CNT (sizeof(persistent_paths) / sizeof(persistent_paths[0]))
 
-static brook_err_t ensure_paths(zk_session_t *zk, const deadline_t *d, char *errstr,
+static brook_err_t ensure_paths(zk_session_t *zk, const zkb_deadline_t *d, char *errstr,
 				size_t errstr_size)
 {
-	batch_t *b = batch_new(PERSISTENT_PATH_CNT);
+	zkb_batch_t *b = zkb_batch_new(PERSISTENT_PATH_CNT);
 	brook_err_t err = BROOK_ERR_NO_ERROR;
 
 	if (!b)
-		return nomem(errstr, errstr_size);
+		return zkb_nomem(errstr, errstr_size);
 	for (size_t i = 0; i < PERSISTENT_PATH_CNT; i++)
-		req_submitted(&b->reqs[i],
-			      zk_create_path(zk, persistent_paths[i], on_void, &b->reqs[i]));
-	if (batch_wait(zk, b, d))
-		return path_error(errstr, errstr_size, persistent_paths[0], BROOK_ERR__TIMED_OUT,
-				  d);
+		zkb_req_submitted(&b->reqs[i],
+				  zk_create_path(zk, persistent_paths[i], zkb_on_void,
+						 &b->reqs[i]));
+	if (zkb_batch_wait(zk, b, d))
+		return zkb_path_error(errstr, errstr_size, persistent_paths[0],
+				      BROOK_ERR__TIMED_OUT,
+				      d);
 	for (size_t i = 0; i < PERSISTENT_PATH_CNT && !err; i++) {
 		if (!(err = b->reqs[i].err))
 			continue;
@@ -436,17 +185,17 @@ static brook_err_t ensure_paths(zk_session_t *zk, const deadline_t *d, char *err
 			brook_errstr(errstr, errstr_size, "cannot create %s: the chroot of the "
 				     "connect string does not exist", persistent_paths[i]);
 		else
-			path_error(errstr, errstr_size, persistent_paths[i], err, d);
+			zkb_path_error(errstr, errstr_size, persistent_paths[i], err, d);
 	}
-	batch_free(b);
+	zkb_batch_free(b);
 	return err;
 }
 
 brook_err_t admin_ensure_paths(zk_session_t *zk, int timeout_ms, char *errstr, size_t errstr_size)
 {
-	deadline_t d;
+	zkb_deadline_t d;
 
-	deadline_init(&d, timeout_ms);
+	zkb_deadline_init(&d, timeout_ms);
 	return ensure_paths(zk, &d, errstr, errstr_size);
 }
 
@@ -479,7 +228,7 @@ static brook_err_t sorted_brokers(const int32_t *brokers, size_t n, int32_t **ou
 	if (n > 0 && !brokers)
 		return BROOK_ERR__INVALID_ARG;
 	if (!(s = malloc((n ? n : 1) * sizeof(*s))))
-		return nomem(errstr, errstr_size);
+		return zkb_nomem(errstr, errstr_size);
 	if (n)
 		memcpy(s, brokers, n * sizeof(*s));
 	qsort(s, n, sizeof(*s), cmp_i32);
@@ -552,7 +301,7 @@ brook_err_t admin_assign_replicas(const int32_t *brokers, size_t broker_cnt, int
 		return err;
 	if (!(a = zk_topic_assignment_new(partitions, replication_factor))) {
 		free(sorted);
-		return nomem(errstr, errstr_size);
+		return zkb_nomem(errstr, errstr_size);
 	}
 	start = start_index == ADMIN_RANDOM ? random_below(broker_cnt) : start_index;
 	shift = replica_shift == ADMIN_RANDOM ? random_below(broker_cnt) : replica_shift;
@@ -654,7 +403,7 @@ brook_err_t admin_parse_replica_assignment(const char *text, zk_topic_assignment
 		return BROOK_ERR_INVALID_REPLICA_ASSIGNMENT;
 	}
 	if (!(a = zk_topic_assignment_new((int32_t)pcnt, (int32_t)rf)))
-		return nomem(errstr, errstr_size);
+		return zkb_nomem(errstr, errstr_size);
 	p = text;
 	for (size_t i = 0; i < pcnt; i++) {
 		const char *comma = memchr(p, ',', (size_t)(end - p));
@@ -854,7 +603,7 @@ brook_err_t admin_assignment_extend(const zk_topic_assignment_t *existing, int32
 			max_rf = l->cnt;
 	}
 	if (!(a = zk_topic_assignment_new(partitions, max_rf))) {
-		err = nomem(errstr, errstr_size);
+		err = zkb_nomem(errstr, errstr_size);
 		goto done;
 	}
 	a->version = existing->version;
@@ -969,7 +718,7 @@ brook_err_t admin_topic_config_validate(const zk_topic_config_t *in, zk_topic_co
 	}
 	if (!(norm = zk_topic_config_new())) {
 		conf_destroy(topic_conf_table, &conf);
-		return nomem(errstr, errstr_size);
+		return zkb_nomem(errstr, errstr_size);
 	}
 	for (size_t i = 0; in && i < in->cnt && !err; i++) {
 		char buf[ZK_CONFIG_VALUE_MAX + 1];
@@ -977,7 +726,7 @@ brook_err_t admin_topic_config_validate(const zk_topic_config_t *in, zk_topic_co
 
 		err = zk_topic_config_set(norm, def->name, conf_get(def, &conf, buf, sizeof(buf)));
 		if (err)
-			nomem(errstr, errstr_size);
+			zkb_nomem(errstr, errstr_size);
 	}
 	conf_destroy(topic_conf_table, &conf);
 	if (err) {
@@ -991,17 +740,17 @@ brook_err_t admin_topic_config_validate(const zk_topic_config_t *in, zk_topic_co
 /* --- reading helpers -------------------------------------------------------------- */
 
 /* The ids of the registered brokers, sorted (none: an empty array). */
-static brook_err_t broker_ids_from(const req_t *r, int32_t **ids, size_t *cnt, char *errstr,
-				   size_t errstr_size, const deadline_t *d)
+static brook_err_t broker_ids_from(const zkb_req_t *r, int32_t **ids, size_t *cnt, char *errstr,
+				   size_t errstr_size, const zkb_deadline_t *d)
 {
 	size_t n = 0;
 
 	*ids = NULL;
 	*cnt = 0;
 	if (r->err && r->err != BROOK_ERR__NOENT)
-		return path_error(errstr, errstr_size, ZK_PATH_BROKER_IDS, r->err, d);
+		return zkb_path_error(errstr, errstr_size, ZK_PATH_BROKER_IDS, r->err, d);
 	if (!(*ids = malloc((r->name_cnt ? r->name_cnt : 1) * sizeof(**ids))))
-		return nomem(errstr, errstr_size);
+		return zkb_nomem(errstr, errstr_size);
 	for (size_t i = 0; i < r->name_cnt; i++) {
 		int32_t id;
 
@@ -1027,7 +776,7 @@ static int topics_collide(const char *a, const char *b)
 	return *a == *b;
 }
 
-static int has_name(const req_t *r, const char *name)
+static int has_name(const zkb_req_t *r, const char *name)
 {
 	for (size_t i = 0; i < r->name_cnt; i++)
 		if (strcmp(r->names[i], name) == 0)
@@ -1048,13 +797,13 @@ brook_err_t admin_topic_create(zk_session_t *zk, const char *topic, const admin_
 	int32_t *brokers = NULL;
 	size_t broker_cnt = 0;
 	char *topic_json = NULL, *config_json = NULL;
-	batch_t *b = NULL;
+	zkb_batch_t *b = NULL;
 	zk_multi_t *m = NULL;
 	int config_op = -1;
-	deadline_t d;
+	zkb_deadline_t d;
 	brook_err_t err;
 
-	deadline_init(&d, timeout_ms);
+	zkb_deadline_init(&d, timeout_ms);
 	if (!zk || !spec) {
 		brook_errstr(errstr, errstr_size, "admin_topic_create: bad arguments");
 		return BROOK_ERR__INVALID_ARG;
@@ -1086,30 +835,32 @@ brook_err_t admin_topic_create(zk_session_t *zk, const char *topic, const admin_
 	if ((err = ensure_paths(zk, &d, errstr, errstr_size)))
 		goto done;
 
-	if (!(b = batch_new(CR_CNT))) {
-		err = nomem(errstr, errstr_size);
+	if (!(b = zkb_batch_new(CR_CNT))) {
+		err = zkb_nomem(errstr, errstr_size);
 		goto done;
 	}
-	req_submitted(&b->reqs[CR_TOPICS],
-		      zk_get_children(zk, ZK_PATH_TOPICS, NULL, on_children, &b->reqs[CR_TOPICS]));
-	req_submitted(&b->reqs[CR_DELETE_MARK],
-		      zk_exists(zk, mark_path, NULL, on_stat, &b->reqs[CR_DELETE_MARK]));
-	req_submitted(&b->reqs[CR_CONFIG],
-		      zk_exists(zk, config_path, NULL, on_stat, &b->reqs[CR_CONFIG]));
-	req_submitted(&b->reqs[CR_BROKERS], zk_get_children(zk, ZK_PATH_BROKER_IDS, NULL,
-							    on_children, &b->reqs[CR_BROKERS]));
-	if (batch_wait(zk, b, &d)) {
+	zkb_req_submitted(&b->reqs[CR_TOPICS],
+			  zk_get_children(zk, ZK_PATH_TOPICS, NULL, zkb_on_children,
+					  &b->reqs[CR_TOPICS]));
+	zkb_req_submitted(&b->reqs[CR_DELETE_MARK],
+			  zk_exists(zk, mark_path, NULL, zkb_on_stat, &b->reqs[CR_DELETE_MARK]));
+	zkb_req_submitted(&b->reqs[CR_CONFIG],
+			  zk_exists(zk, config_path, NULL, zkb_on_stat, &b->reqs[CR_CONFIG]));
+	zkb_req_submitted(&b->reqs[CR_BROKERS], zk_get_children(zk, ZK_PATH_BROKER_IDS, NULL,
+								zkb_on_children, &b->reqs[CR_BROKERS]));
+	if (zkb_batch_wait(zk, b, &d)) {
 		b = NULL;
-		err = path_error(errstr, errstr_size, topic_path, BROOK_ERR__TIMED_OUT, &d);
+		err = zkb_path_error(errstr, errstr_size, topic_path, BROOK_ERR__TIMED_OUT, &d);
 		goto done;
 	}
 	if (b->reqs[CR_TOPICS].err && b->reqs[CR_TOPICS].err != BROOK_ERR__NOENT) {
-		err = path_error(errstr, errstr_size, ZK_PATH_TOPICS, b->reqs[CR_TOPICS].err, &d);
+		err = zkb_path_error(errstr, errstr_size, ZK_PATH_TOPICS, b->reqs[CR_TOPICS].err,
+				     &d);
 		goto done;
 	}
 	if ((err = b->reqs[CR_DELETE_MARK].err) != BROOK_ERR__NOENT) {
 		if (err) {
-			path_error(errstr, errstr_size, mark_path, err, &d);
+			zkb_path_error(errstr, errstr_size, mark_path, err, &d);
 			goto done;
 		}
 		brook_errstr(errstr, errstr_size, "topic \"%s\" is marked for deletion", topic);
@@ -1117,7 +868,7 @@ brook_err_t admin_topic_create(zk_session_t *zk, const char *topic, const admin_
 		goto done;
 	}
 	if (b->reqs[CR_CONFIG].err && b->reqs[CR_CONFIG].err != BROOK_ERR__NOENT) {
-		err = path_error(errstr, errstr_size, config_path, b->reqs[CR_CONFIG].err, &d);
+		err = zkb_path_error(errstr, errstr_size, config_path, b->reqs[CR_CONFIG].err, &d);
 		goto done;
 	}
 	if (has_name(&b->reqs[CR_TOPICS], topic)) {
@@ -1166,7 +917,7 @@ brook_err_t admin_topic_create(zk_session_t *zk, const char *topic, const admin_
 	 * node left by an earlier topic of this name would otherwise apply to
 	 * this one, so it is replaced or removed, checked on its version. */
 	if (!(m = zk_multi_new())) {
-		err = nomem(errstr, errstr_size);
+		err = zkb_nomem(errstr, errstr_size);
 		goto done;
 	}
 	if (b->reqs[CR_CONFIG].err == BROOK_ERR_NO_ERROR) {
@@ -1187,14 +938,14 @@ brook_err_t admin_topic_create(zk_session_t *zk, const char *topic, const admin_
 			     brook_err_str(err));
 		goto done;
 	}
-	batch_free(b);
-	if (!(b = batch_new(1))) {
+	zkb_batch_free(b);
+	if (!(b = zkb_batch_new(1))) {
 		zk_multi_free(m);
-		err = nomem(errstr, errstr_size);
+		err = zkb_nomem(errstr, errstr_size);
 		goto done;
 	}
-	req_submitted(&b->reqs[0], zk_multi(zk, m, on_multi, &b->reqs[0]));
-	if (batch_wait(zk, b, &d)) {
+	zkb_req_submitted(&b->reqs[0], zk_multi(zk, m, zkb_on_multi, &b->reqs[0]));
+	if (zkb_batch_wait(zk, b, &d)) {
 		b = NULL;
 		brook_errstr(errstr, errstr_size, "%s: no answer from ZooKeeper within %d ms; the "
 			     "topic may or may not have been created", topic_path, d.timeout_ms);
@@ -1218,10 +969,10 @@ brook_err_t admin_topic_create(zk_session_t *zk, const char *topic, const admin_
 			     "try again", config_path);
 		err = BROOK_ERR__VERSION;
 	} else {
-		path_error(errstr, errstr_size, topic_path, err, &d);
+		zkb_path_error(errstr, errstr_size, topic_path, err, &d);
 	}
 done:
-	batch_free(b);
+	zkb_batch_free(b);
 	zk_topic_config_free(cfg);
 	zk_topic_assignment_free(a);
 	free(brokers);
@@ -1234,7 +985,7 @@ void admin_topic_list_free(admin_topic_list_t *l)
 {
 	if (!l)
 		return;
-	names_free(l->names, l->cnt);
+	zkb_names_free(l->names, l->cnt);
 	free(l->marked_for_deletion);
 	free(l);
 }
@@ -1243,32 +994,35 @@ brook_err_t admin_topic_list(zk_session_t *zk, admin_topic_list_t **out, int tim
 			     char *errstr, size_t errstr_size)
 {
 	admin_topic_list_t *l = NULL;
-	batch_t *b;
-	req_t *topics, *marks;
-	deadline_t d;
+	zkb_batch_t *b;
+	zkb_req_t *topics, *marks;
+	zkb_deadline_t d;
 	brook_err_t err = BROOK_ERR_NO_ERROR;
 
 	*out = NULL;
-	deadline_init(&d, timeout_ms);
-	if (!(b = batch_new(2)))
-		return nomem(errstr, errstr_size);
+	zkb_deadline_init(&d, timeout_ms);
+	if (!(b = zkb_batch_new(2)))
+		return zkb_nomem(errstr, errstr_size);
 	topics = &b->reqs[0];
 	marks = &b->reqs[1];
-	req_submitted(topics, zk_get_children(zk, ZK_PATH_TOPICS, NULL, on_children, topics));
-	req_submitted(marks, zk_get_children(zk, ZK_PATH_DELETE_TOPICS, NULL, on_children, marks));
-	if (batch_wait(zk, b, &d))
-		return path_error(errstr, errstr_size, ZK_PATH_TOPICS, BROOK_ERR__TIMED_OUT, &d);
+	zkb_req_submitted(topics, zk_get_children(zk, ZK_PATH_TOPICS, NULL, zkb_on_children,
+						  topics));
+	zkb_req_submitted(marks, zk_get_children(zk, ZK_PATH_DELETE_TOPICS, NULL, zkb_on_children,
+						 marks));
+	if (zkb_batch_wait(zk, b, &d))
+		return zkb_path_error(errstr, errstr_size, ZK_PATH_TOPICS, BROOK_ERR__TIMED_OUT,
+				      &d);
 	if (topics->err && topics->err != BROOK_ERR__NOENT) {
-		err = path_error(errstr, errstr_size, ZK_PATH_TOPICS, topics->err, &d);
+		err = zkb_path_error(errstr, errstr_size, ZK_PATH_TOPICS, topics->err, &d);
 		goto done;
 	}
 	if (marks->err && marks->err != BROOK_ERR__NOENT) {
-		err = path_error(errstr, errstr_size, ZK_PATH_DELETE_TOPICS, marks->err, &d);
+		err = zkb_path_error(errstr, errstr_size, ZK_PATH_DELETE_TOPICS, marks->err, &d);
 		goto done;
 	}
 	if (!(l = calloc(1, sizeof(*l))) ||
 	    !(l->marked_for_deletion = calloc(topics->name_cnt + 1, sizeof(int)))) {
-		err = nomem(errstr, errstr_size);
+		err = zkb_nomem(errstr, errstr_size);
 		goto done;
 	}
 	/* The list takes the names over from the request. */
@@ -1277,14 +1031,14 @@ brook_err_t admin_topic_list(zk_session_t *zk, admin_topic_list_t **out, int tim
 	topics->names = NULL;
 	topics->name_cnt = 0;
 	if (l->cnt)
-		qsort(l->names, l->cnt, sizeof(*l->names), cmp_str);
+		qsort(l->names, l->cnt, sizeof(*l->names), zkb_cmp_str);
 	for (size_t i = 0; i < l->cnt; i++)
 		l->marked_for_deletion[i] = has_name(marks, l->names[i]);
 	*out = l;
 	l = NULL;
 done:
 	admin_topic_list_free(l);
-	batch_free(b);
+	zkb_batch_free(b);
 	return err;
 }
 
@@ -1313,32 +1067,32 @@ brook_err_t admin_topic_describe(zk_session_t *zk, const char *topic, admin_topi
 	char topic_path[ZK_PATH_MAX], config_path[ZK_PATH_MAX], mark_path[ZK_PATH_MAX];
 	char path[ZK_PATH_MAX], reason[512];
 	admin_topic_info_t *t = NULL;
-	batch_t *b = NULL;
+	zkb_batch_t *b = NULL;
 	int32_t pcnt;
-	deadline_t d;
+	zkb_deadline_t d;
 	brook_err_t err;
 
 	*out = NULL;
-	deadline_init(&d, timeout_ms);
+	zkb_deadline_init(&d, timeout_ms);
 	if ((err = zk_topic_validate(topic, errstr, errstr_size)))
 		return err;
 	zk_path_topic(topic_path, sizeof(topic_path), topic);
 	zk_path_topic_config(config_path, sizeof(config_path), topic);
 	zk_path_delete_topic(mark_path, sizeof(mark_path), topic);
 	if (!(t = calloc(1, sizeof(*t))) || !(t->name = strdup(topic)) ||
-	    !(b = batch_new(DR_CNT))) {
-		err = nomem(errstr, errstr_size);
+	    !(b = zkb_batch_new(DR_CNT))) {
+		err = zkb_nomem(errstr, errstr_size);
 		goto fail;
 	}
-	req_submitted(&b->reqs[DR_TOPIC],
-		      zk_get(zk, topic_path, NULL, on_data, &b->reqs[DR_TOPIC]));
-	req_submitted(&b->reqs[DR_CONFIG],
-		      zk_get(zk, config_path, NULL, on_data, &b->reqs[DR_CONFIG]));
-	req_submitted(&b->reqs[DR_DELETE_MARK],
-		      zk_exists(zk, mark_path, NULL, on_stat, &b->reqs[DR_DELETE_MARK]));
-	if (batch_wait(zk, b, &d)) {
+	zkb_req_submitted(&b->reqs[DR_TOPIC],
+			  zk_get(zk, topic_path, NULL, zkb_on_data, &b->reqs[DR_TOPIC]));
+	zkb_req_submitted(&b->reqs[DR_CONFIG],
+			  zk_get(zk, config_path, NULL, zkb_on_data, &b->reqs[DR_CONFIG]));
+	zkb_req_submitted(&b->reqs[DR_DELETE_MARK],
+			  zk_exists(zk, mark_path, NULL, zkb_on_stat, &b->reqs[DR_DELETE_MARK]));
+	if (zkb_batch_wait(zk, b, &d)) {
 		b = NULL;
-		err = path_error(errstr, errstr_size, topic_path, BROOK_ERR__TIMED_OUT, &d);
+		err = zkb_path_error(errstr, errstr_size, topic_path, BROOK_ERR__TIMED_OUT, &d);
 		goto fail;
 	}
 	if ((err = b->reqs[DR_TOPIC].err)) {
@@ -1346,7 +1100,7 @@ brook_err_t admin_topic_describe(zk_session_t *zk, const char *topic, admin_topi
 			brook_errstr(errstr, errstr_size, "topic \"%s\" does not exist", topic);
 			err = BROOK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 		} else {
-			path_error(errstr, errstr_size, topic_path, err, &d);
+			zkb_path_error(errstr, errstr_size, topic_path, err, &d);
 		}
 		goto fail;
 	}
@@ -1358,11 +1112,11 @@ brook_err_t admin_topic_describe(zk_session_t *zk, const char *topic, admin_topi
 	}
 	if (b->reqs[DR_CONFIG].err == BROOK_ERR__NOENT) {
 		if (!(t->config = zk_topic_config_new())) {
-			err = nomem(errstr, errstr_size);
+			err = zkb_nomem(errstr, errstr_size);
 			goto fail;
 		}
 	} else if ((err = b->reqs[DR_CONFIG].err)) {
-		path_error(errstr, errstr_size, config_path, err, &d);
+		zkb_path_error(errstr, errstr_size, config_path, err, &d);
 		goto fail;
 	} else if ((err = zk_json_topic_config_decode(b->reqs[DR_CONFIG].data,
 						      b->reqs[DR_CONFIG].len, &t->config, reason,
@@ -1371,37 +1125,37 @@ brook_err_t admin_topic_describe(zk_session_t *zk, const char *topic, admin_topi
 		goto fail;
 	}
 	if ((err = b->reqs[DR_DELETE_MARK].err) && err != BROOK_ERR__NOENT) {
-		path_error(errstr, errstr_size, mark_path, err, &d);
+		zkb_path_error(errstr, errstr_size, mark_path, err, &d);
 		goto fail;
 	}
 	t->marked_for_deletion = err == BROOK_ERR_NO_ERROR;
-	batch_free(b);
+	zkb_batch_free(b);
 
 	/* Every partition's state in one round. */
 	pcnt = t->assignment->partition_cnt;
 	if (!(t->partitions = calloc((size_t)pcnt, sizeof(*t->partitions))) ||
-	    !(b = batch_new((size_t)pcnt))) {
-		err = nomem(errstr, errstr_size);
+	    !(b = zkb_batch_new((size_t)pcnt))) {
+		err = zkb_nomem(errstr, errstr_size);
 		goto fail;
 	}
 	for (int32_t p = 0; p < pcnt; p++) {
 		zk_path_partition_state(path, sizeof(path), topic, p);
-		req_submitted(&b->reqs[p], zk_get(zk, path, NULL, on_data, &b->reqs[p]));
+		zkb_req_submitted(&b->reqs[p], zk_get(zk, path, NULL, zkb_on_data, &b->reqs[p]));
 	}
-	if (batch_wait(zk, b, &d)) {
+	if (zkb_batch_wait(zk, b, &d)) {
 		b = NULL;
 		zk_path_partitions(path, sizeof(path), topic);
-		err = path_error(errstr, errstr_size, path, BROOK_ERR__TIMED_OUT, &d);
+		err = zkb_path_error(errstr, errstr_size, path, BROOK_ERR__TIMED_OUT, &d);
 		goto fail;
 	}
 	for (int32_t p = 0; p < pcnt; p++) {
-		req_t *r = &b->reqs[p];
+		zkb_req_t *r = &b->reqs[p];
 
 		if (r->err == BROOK_ERR__NOENT)
 			continue;
 		zk_path_partition_state(path, sizeof(path), topic, p);
 		if ((err = r->err)) {
-			path_error(errstr, errstr_size, path, err, &d);
+			zkb_path_error(errstr, errstr_size, path, err, &d);
 			goto fail;
 		}
 		err = zk_json_partition_state_decode(r->data, r->len, &t->partitions[p].state,
@@ -1412,11 +1166,11 @@ brook_err_t admin_topic_describe(zk_session_t *zk, const char *topic, admin_topi
 		}
 		t->partitions[p].has_state = 1;
 	}
-	batch_free(b);
+	zkb_batch_free(b);
 	*out = t;
 	return BROOK_ERR_NO_ERROR;
 fail:
-	batch_free(b);
+	zkb_batch_free(b);
 	admin_topic_info_free(t);
 	return err;
 }
@@ -1432,11 +1186,11 @@ brook_err_t admin_topic_alter_partitions(zk_session_t *zk, const char *topic, in
 	int32_t *brokers = NULL, version;
 	size_t broker_cnt = 0;
 	char *json = NULL;
-	batch_t *b = NULL;
-	deadline_t d;
+	zkb_batch_t *b = NULL;
+	zkb_deadline_t d;
 	brook_err_t err;
 
-	deadline_init(&d, timeout_ms);
+	zkb_deadline_init(&d, timeout_ms);
 	if ((err = zk_topic_validate(topic, errstr, errstr_size)))
 		return err;
 	zk_path_topic(topic_path, sizeof(topic_path), topic);
@@ -1446,17 +1200,17 @@ brook_err_t admin_topic_alter_partitions(zk_session_t *zk, const char *topic, in
 			     "(got %" PRId32 ")", partitions);
 		return BROOK_ERR_INVALID_PARTITIONS;
 	}
-	if (!(b = batch_new(AL_CNT)))
-		return nomem(errstr, errstr_size);
-	req_submitted(&b->reqs[AL_TOPIC],
-		      zk_get(zk, topic_path, NULL, on_data, &b->reqs[AL_TOPIC]));
-	req_submitted(&b->reqs[AL_DELETE_MARK],
-		      zk_exists(zk, mark_path, NULL, on_stat, &b->reqs[AL_DELETE_MARK]));
-	req_submitted(&b->reqs[AL_BROKERS], zk_get_children(zk, ZK_PATH_BROKER_IDS, NULL,
-							    on_children, &b->reqs[AL_BROKERS]));
-	if (batch_wait(zk, b, &d)) {
+	if (!(b = zkb_batch_new(AL_CNT)))
+		return zkb_nomem(errstr, errstr_size);
+	zkb_req_submitted(&b->reqs[AL_TOPIC],
+			  zk_get(zk, topic_path, NULL, zkb_on_data, &b->reqs[AL_TOPIC]));
+	zkb_req_submitted(&b->reqs[AL_DELETE_MARK],
+			  zk_exists(zk, mark_path, NULL, zkb_on_stat, &b->reqs[AL_DELETE_MARK]));
+	zkb_req_submitted(&b->reqs[AL_BROKERS], zk_get_children(zk, ZK_PATH_BROKER_IDS, NULL,
+								zkb_on_children, &b->reqs[AL_BROKERS]));
+	if (zkb_batch_wait(zk, b, &d)) {
 		b = NULL;
-		err = path_error(errstr, errstr_size, topic_path, BROOK_ERR__TIMED_OUT, &d);
+		err = zkb_path_error(errstr, errstr_size, topic_path, BROOK_ERR__TIMED_OUT, &d);
 		goto done;
 	}
 	if ((err = b->reqs[AL_TOPIC].err)) {
@@ -1464,13 +1218,13 @@ brook_err_t admin_topic_alter_partitions(zk_session_t *zk, const char *topic, in
 			brook_errstr(errstr, errstr_size, "topic \"%s\" does not exist", topic);
 			err = BROOK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 		} else {
-			path_error(errstr, errstr_size, topic_path, err, &d);
+			zkb_path_error(errstr, errstr_size, topic_path, err, &d);
 		}
 		goto done;
 	}
 	if (b->reqs[AL_DELETE_MARK].err != BROOK_ERR__NOENT) {
 		if ((err = b->reqs[AL_DELETE_MARK].err)) {
-			path_error(errstr, errstr_size, mark_path, err, &d);
+			zkb_path_error(errstr, errstr_size, mark_path, err, &d);
 		} else {
 			brook_errstr(errstr, errstr_size, "topic \"%s\" is queued for deletion",
 				     topic);
@@ -1496,16 +1250,16 @@ brook_err_t admin_topic_alter_partitions(zk_session_t *zk, const char *topic, in
 			     brook_err_str(err));
 		goto done;
 	}
-	batch_free(b);
-	if (!(b = batch_new(1))) {
-		err = nomem(errstr, errstr_size);
+	zkb_batch_free(b);
+	if (!(b = zkb_batch_new(1))) {
+		err = zkb_nomem(errstr, errstr_size);
 		goto done;
 	}
 	/* Conditional on what we read: a concurrent alter (or a controller
 	 * reassigning) must not be overwritten with a stale layout. */
-	req_submitted(&b->reqs[0], zk_set(zk, topic_path, json, strlen(json), version, on_stat,
-					   &b->reqs[0]));
-	if (batch_wait(zk, b, &d)) {
+	zkb_req_submitted(&b->reqs[0], zk_set(zk, topic_path, json, strlen(json), version,
+					      zkb_on_stat, &b->reqs[0]));
+	if (zkb_batch_wait(zk, b, &d)) {
 		b = NULL;
 		brook_errstr(errstr, errstr_size, "%s: no answer from ZooKeeper within %d ms; the "
 			     "partitions may or may not have been added", topic_path, d.timeout_ms);
@@ -1520,10 +1274,10 @@ brook_err_t admin_topic_alter_partitions(zk_session_t *zk, const char *topic, in
 			brook_errstr(errstr, errstr_size, "topic \"%s\" does not exist", topic);
 			err = BROOK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 		} else
-			path_error(errstr, errstr_size, topic_path, err, &d);
+			zkb_path_error(errstr, errstr_size, topic_path, err, &d);
 	}
 done:
-	batch_free(b);
+	zkb_batch_free(b);
 	zk_topic_assignment_free(cur);
 	zk_topic_assignment_free(next);
 	free(brokers);
@@ -1535,45 +1289,45 @@ brook_err_t admin_topic_delete(zk_session_t *zk, const char *topic, int timeout_
 			       size_t errstr_size)
 {
 	char topic_path[ZK_PATH_MAX], mark_path[ZK_PATH_MAX];
-	batch_t *b;
-	deadline_t d;
+	zkb_batch_t *b;
+	zkb_deadline_t d;
 	brook_err_t err;
 
-	deadline_init(&d, timeout_ms);
+	zkb_deadline_init(&d, timeout_ms);
 	if ((err = zk_topic_validate(topic, errstr, errstr_size)))
 		return err;
 	zk_path_topic(topic_path, sizeof(topic_path), topic);
 	zk_path_delete_topic(mark_path, sizeof(mark_path), topic);
 	if ((err = ensure_paths(zk, &d, errstr, errstr_size)))
 		return err;
-	if (!(b = batch_new(1)))
-		return nomem(errstr, errstr_size);
-	req_submitted(&b->reqs[0], zk_exists(zk, topic_path, NULL, on_stat, &b->reqs[0]));
-	if (batch_wait(zk, b, &d))
-		return path_error(errstr, errstr_size, topic_path, BROOK_ERR__TIMED_OUT, &d);
+	if (!(b = zkb_batch_new(1)))
+		return zkb_nomem(errstr, errstr_size);
+	zkb_req_submitted(&b->reqs[0], zk_exists(zk, topic_path, NULL, zkb_on_stat, &b->reqs[0]));
+	if (zkb_batch_wait(zk, b, &d))
+		return zkb_path_error(errstr, errstr_size, topic_path, BROOK_ERR__TIMED_OUT, &d);
 	if ((err = b->reqs[0].err)) {
-		batch_free(b);
+		zkb_batch_free(b);
 		if (err != BROOK_ERR__NOENT)
-			return path_error(errstr, errstr_size, topic_path, err, &d);
+			return zkb_path_error(errstr, errstr_size, topic_path, err, &d);
 		brook_errstr(errstr, errstr_size, "topic \"%s\" does not exist", topic);
 		return BROOK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 	}
-	batch_free(b);
-	if (!(b = batch_new(1)))
-		return nomem(errstr, errstr_size);
+	zkb_batch_free(b);
+	if (!(b = zkb_batch_new(1)))
+		return zkb_nomem(errstr, errstr_size);
 	/* Kafka's request znode carries no data: its name is the request. */
-	req_submitted(&b->reqs[0], zk_create(zk, mark_path, NULL, 0, ZK_PERSISTENT, on_create,
-					      &b->reqs[0]));
-	if (batch_wait(zk, b, &d))
-		return path_error(errstr, errstr_size, mark_path, BROOK_ERR__TIMED_OUT, &d);
+	zkb_req_submitted(&b->reqs[0], zk_create(zk, mark_path, NULL, 0, ZK_PERSISTENT,
+						 zkb_on_create, &b->reqs[0]));
+	if (zkb_batch_wait(zk, b, &d))
+		return zkb_path_error(errstr, errstr_size, mark_path, BROOK_ERR__TIMED_OUT, &d);
 	if ((err = b->reqs[0].err)) {
 		if (err == BROOK_ERR__EXISTS)
 			brook_errstr(errstr, errstr_size,
 				     "topic \"%s\" is already marked for deletion", topic);
 		else
-			path_error(errstr, errstr_size, mark_path, err, &d);
+			zkb_path_error(errstr, errstr_size, mark_path, err, &d);
 	}
-	batch_free(b);
+	zkb_batch_free(b);
 	return err;
 }
 
@@ -1581,26 +1335,26 @@ brook_err_t admin_topic_delete_pending(zk_session_t *zk, const char *topic, int 
 				       int timeout_ms, char *errstr, size_t errstr_size)
 {
 	char mark_path[ZK_PATH_MAX];
-	batch_t *b;
-	deadline_t d;
+	zkb_batch_t *b;
+	zkb_deadline_t d;
 	brook_err_t err;
 
 	*pending = 0;
-	deadline_init(&d, timeout_ms);
+	zkb_deadline_init(&d, timeout_ms);
 	if ((err = zk_topic_validate(topic, errstr, errstr_size)))
 		return err;
 	zk_path_delete_topic(mark_path, sizeof(mark_path), topic);
-	if (!(b = batch_new(1)))
-		return nomem(errstr, errstr_size);
-	req_submitted(&b->reqs[0], zk_exists(zk, mark_path, NULL, on_stat, &b->reqs[0]));
-	if (batch_wait(zk, b, &d))
-		return path_error(errstr, errstr_size, mark_path, BROOK_ERR__TIMED_OUT, &d);
+	if (!(b = zkb_batch_new(1)))
+		return zkb_nomem(errstr, errstr_size);
+	zkb_req_submitted(&b->reqs[0], zk_exists(zk, mark_path, NULL, zkb_on_stat, &b->reqs[0]));
+	if (zkb_batch_wait(zk, b, &d))
+		return zkb_path_error(errstr, errstr_size, mark_path, BROOK_ERR__TIMED_OUT, &d);
 	err = b->reqs[0].err;
-	batch_free(b);
+	zkb_batch_free(b);
 	if (err == BROOK_ERR__NOENT)
 		return BROOK_ERR_NO_ERROR;
 	if (err)
-		return path_error(errstr, errstr_size, mark_path, err, &d);
+		return zkb_path_error(errstr, errstr_size, mark_path, err, &d);
 	*pending = 1;
 	return BROOK_ERR_NO_ERROR;
 }
@@ -1623,48 +1377,49 @@ brook_err_t admin_brokers_list(zk_session_t *zk, admin_broker_list_t **out, int 
 	int32_t *ids = NULL;
 	size_t n = 0;
 	char path[ZK_PATH_MAX], reason[512];
-	batch_t *b;
-	deadline_t d;
+	zkb_batch_t *b;
+	zkb_deadline_t d;
 	brook_err_t err;
 
 	*out = NULL;
-	deadline_init(&d, timeout_ms);
-	if (!(b = batch_new(1)))
-		return nomem(errstr, errstr_size);
-	req_submitted(&b->reqs[0], zk_get_children(zk, ZK_PATH_BROKER_IDS, NULL, on_children,
-						    &b->reqs[0]));
-	if (batch_wait(zk, b, &d))
-		return path_error(errstr, errstr_size, ZK_PATH_BROKER_IDS, BROOK_ERR__TIMED_OUT,
-				  &d);
+	zkb_deadline_init(&d, timeout_ms);
+	if (!(b = zkb_batch_new(1)))
+		return zkb_nomem(errstr, errstr_size);
+	zkb_req_submitted(&b->reqs[0], zk_get_children(zk, ZK_PATH_BROKER_IDS, NULL,
+						       zkb_on_children, &b->reqs[0]));
+	if (zkb_batch_wait(zk, b, &d))
+		return zkb_path_error(errstr, errstr_size, ZK_PATH_BROKER_IDS, BROOK_ERR__TIMED_OUT,
+				      &d);
 	err = broker_ids_from(&b->reqs[0], &ids, &n, errstr, errstr_size, &d);
-	batch_free(b);
+	zkb_batch_free(b);
 	b = NULL;
 	if (err)
 		return err;
 	if (!(l = calloc(1, sizeof(*l))) ||
 	    !(l->brokers = calloc(n ? n : 1, sizeof(*l->brokers))) ||
-	    !(l->ids = calloc(n ? n : 1, sizeof(*l->ids))) || !(b = batch_new(n))) {
-		err = nomem(errstr, errstr_size);
+	    !(l->ids = calloc(n ? n : 1, sizeof(*l->ids))) || !(b = zkb_batch_new(n))) {
+		err = zkb_nomem(errstr, errstr_size);
 		goto done;
 	}
 	for (size_t i = 0; i < n; i++) {
 		zk_path_broker(path, sizeof(path), ids[i]);
-		req_submitted(&b->reqs[i], zk_get(zk, path, NULL, on_data, &b->reqs[i]));
+		zkb_req_submitted(&b->reqs[i], zk_get(zk, path, NULL, zkb_on_data, &b->reqs[i]));
 	}
-	if (batch_wait(zk, b, &d)) {
+	if (zkb_batch_wait(zk, b, &d)) {
 		b = NULL;
-		err = path_error(errstr, errstr_size, ZK_PATH_BROKER_IDS, BROOK_ERR__TIMED_OUT, &d);
+		err = zkb_path_error(errstr, errstr_size, ZK_PATH_BROKER_IDS, BROOK_ERR__TIMED_OUT,
+				     &d);
 		goto done;
 	}
 	for (size_t i = 0; i < n; i++) {
-		req_t *r = &b->reqs[i];
+		zkb_req_t *r = &b->reqs[i];
 
 		/* A broker that went away between the two reads. */
 		if (r->err == BROOK_ERR__NOENT)
 			continue;
 		zk_path_broker(path, sizeof(path), ids[i]);
 		if ((err = r->err)) {
-			path_error(errstr, errstr_size, path, err, &d);
+			zkb_path_error(errstr, errstr_size, path, err, &d);
 			goto done;
 		}
 		if ((err = zk_json_broker_decode(r->data, r->len, &l->brokers[l->cnt], reason,
@@ -1677,24 +1432,24 @@ brook_err_t admin_brokers_list(zk_session_t *zk, admin_broker_list_t **out, int 
 	*out = l;
 	l = NULL;
 done:
-	batch_free(b);
+	zkb_batch_free(b);
 	admin_broker_list_free(l);
 	free(ids);
 	return err;
 }
 
 /* Reads one znode; the caller reads (*out)->reqs[0] and frees *out. */
-static brook_err_t get_one(zk_session_t *zk, const char *path, batch_t **out, const deadline_t *d,
-			   char *errstr, size_t errstr_size)
+static brook_err_t get_one(zk_session_t *zk, const char *path, zkb_batch_t **out,
+			   const zkb_deadline_t *d, char *errstr, size_t errstr_size)
 {
-	batch_t *b = batch_new(1);
+	zkb_batch_t *b = zkb_batch_new(1);
 
 	*out = NULL;
 	if (!b)
-		return nomem(errstr, errstr_size);
-	req_submitted(&b->reqs[0], zk_get(zk, path, NULL, on_data, &b->reqs[0]));
-	if (batch_wait(zk, b, d))
-		return path_error(errstr, errstr_size, path, BROOK_ERR__TIMED_OUT, d);
+		return zkb_nomem(errstr, errstr_size);
+	zkb_req_submitted(&b->reqs[0], zk_get(zk, path, NULL, zkb_on_data, &b->reqs[0]));
+	if (zkb_batch_wait(zk, b, d))
+		return zkb_path_error(errstr, errstr_size, path, BROOK_ERR__TIMED_OUT, d);
 	*out = b;
 	return BROOK_ERR_NO_ERROR;
 }
@@ -1704,26 +1459,26 @@ brook_err_t admin_controller_get(zk_session_t *zk, int32_t *broker_id, int timeo
 {
 	zk_controller_t c;
 	char reason[512];
-	batch_t *b;
-	deadline_t d;
+	zkb_batch_t *b;
+	zkb_deadline_t d;
 	brook_err_t err;
 
 	*broker_id = -1;
-	deadline_init(&d, timeout_ms);
+	zkb_deadline_init(&d, timeout_ms);
 	if ((err = get_one(zk, ZK_PATH_CONTROLLER, &b, &d, errstr, errstr_size)))
 		return err;
 	if ((err = b->reqs[0].err)) {
 		if (err == BROOK_ERR__NOENT)
 			err = BROOK_ERR_NO_ERROR;
 		else
-			path_error(errstr, errstr_size, ZK_PATH_CONTROLLER, err, &d);
+			zkb_path_error(errstr, errstr_size, ZK_PATH_CONTROLLER, err, &d);
 	} else if ((err = zk_json_controller_decode(b->reqs[0].data, b->reqs[0].len, &c, reason,
 						    sizeof(reason)))) {
 		brook_errstr_at(errstr, errstr_size, ZK_PATH_CONTROLLER, "%s", reason);
 	} else {
 		*broker_id = c.broker_id;
 	}
-	batch_free(b);
+	zkb_batch_free(b);
 	return err;
 }
 
@@ -1732,20 +1487,20 @@ brook_err_t admin_cluster_id_get(zk_session_t *zk, char *buf, size_t size, int t
 {
 	zk_cluster_id_t c;
 	char reason[512];
-	batch_t *b;
-	deadline_t d;
+	zkb_batch_t *b;
+	zkb_deadline_t d;
 	brook_err_t err;
 
 	if (size)
 		buf[0] = '\0';
-	deadline_init(&d, timeout_ms);
+	zkb_deadline_init(&d, timeout_ms);
 	if ((err = get_one(zk, ZK_PATH_CLUSTER_ID, &b, &d, errstr, errstr_size)))
 		return err;
 	if ((err = b->reqs[0].err)) {
 		if (err == BROOK_ERR__NOENT)
 			err = BROOK_ERR_NO_ERROR;
 		else
-			path_error(errstr, errstr_size, ZK_PATH_CLUSTER_ID, err, &d);
+			zkb_path_error(errstr, errstr_size, ZK_PATH_CLUSTER_ID, err, &d);
 	} else if ((err = zk_json_cluster_id_decode(b->reqs[0].data, b->reqs[0].len, &c, reason,
 						    sizeof(reason)))) {
 		brook_errstr_at(errstr, errstr_size, ZK_PATH_CLUSTER_ID, "%s", reason);
@@ -1755,7 +1510,7 @@ brook_err_t admin_cluster_id_get(zk_session_t *zk, char *buf, size_t size, int t
 	} else {
 		memcpy(buf, c.id, strlen(c.id) + 1);
 	}
-	batch_free(b);
+	zkb_batch_free(b);
 	return err;
 }
 
@@ -1763,13 +1518,14 @@ brook_err_t admin_cluster_id_get(zk_session_t *zk, char *buf, size_t size, int t
 
 /* Appends {"topic":t,"partition":p} for each partition of one topic. */
 static brook_err_t election_add_topic(zk_session_t *zk, const char *topic, char **json,
-				      size_t *len, size_t *cap, int *count, const deadline_t *d,
+				      size_t *len, size_t *cap, int *count, const zkb_deadline_t *d,
 				      char *errstr, size_t errstr_size)
 {
 	admin_topic_info_t *info;
 	brook_err_t err;
 
-	if ((err = admin_topic_describe(zk, topic, &info, deadline_left(d), errstr, errstr_size)))
+	if ((err = admin_topic_describe(zk, topic, &info, zkb_deadline_left(d), errstr,
+					errstr_size)))
 		return err;
 	for (int32_t p = 0; p < info->assignment->partition_cnt; p++) {
 		size_t need = strlen(topic) + 64;
@@ -1780,7 +1536,7 @@ static brook_err_t election_add_topic(zk_session_t *zk, const char *topic, char 
 
 			if (!nj) {
 				admin_topic_info_free(info);
-				return nomem(errstr, errstr_size);
+				return zkb_nomem(errstr, errstr_size);
 			}
 			*json = nj;
 			*cap = nc;
@@ -1799,18 +1555,19 @@ brook_err_t admin_preferred_election(zk_session_t *zk, const char *topic, int *c
 	size_t len = 0, cap = 256;
 	char *json = malloc(cap);
 	admin_topic_list_t *list = NULL;
-	batch_t *b;
-	deadline_t d;
+	zkb_batch_t *b;
+	zkb_deadline_t d;
 	brook_err_t err = BROOK_ERR_NO_ERROR;
 
 	*count = 0;
-	deadline_init(&d, timeout_ms);
+	zkb_deadline_init(&d, timeout_ms);
 	if (!json)
-		return nomem(errstr, errstr_size);
+		return zkb_nomem(errstr, errstr_size);
 	len = (size_t)snprintf(json, cap, "{\"version\":1,\"partitions\":[");
 	if (topic) {
 		err = election_add_topic(zk, topic, &json, &len, &cap, count, &d, errstr, errstr_size);
-	} else if (!(err = admin_topic_list(zk, &list, deadline_left(&d), errstr, errstr_size))) {
+	} else if (!(err = admin_topic_list(zk, &list, zkb_deadline_left(&d), errstr,
+					    errstr_size))) {
 		for (size_t i = 0; i < list->cnt && !err; i++)
 			if (!list->marked_for_deletion[i])
 				err = election_add_topic(zk, list->names[i], &json, &len, &cap, count, &d,
@@ -1824,38 +1581,39 @@ brook_err_t admin_preferred_election(zk_session_t *zk, const char *topic, int *c
 		return err ? err : BROOK_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 	}
 	len += (size_t)snprintf(json + len, cap - len, "]}");
-	if ((err = ensure_paths(zk, &d, errstr, errstr_size)) || !(b = batch_new(1))) {
+	if ((err = ensure_paths(zk, &d, errstr, errstr_size)) || !(b = zkb_batch_new(1))) {
 		free(json);
-		return err ? err : nomem(errstr, errstr_size);
+		return err ? err : zkb_nomem(errstr, errstr_size);
 	}
-	req_submitted(&b->reqs[0], zk_create(zk, ZK_PATH_PREFERRED_ELECTION, json, len,
-					      ZK_PERSISTENT, on_create, &b->reqs[0]));
+	zkb_req_submitted(&b->reqs[0], zk_create(zk, ZK_PATH_PREFERRED_ELECTION, json, len,
+					      ZK_PERSISTENT, zkb_on_create, &b->reqs[0]));
 	free(json);
-	if (batch_wait(zk, b, &d))
-		return path_error(errstr, errstr_size, ZK_PATH_PREFERRED_ELECTION, BROOK_ERR__TIMED_OUT,
-				  &d);
+	if (zkb_batch_wait(zk, b, &d))
+		return zkb_path_error(errstr, errstr_size, ZK_PATH_PREFERRED_ELECTION,
+				      BROOK_ERR__TIMED_OUT,
+				      &d);
 	err = b->reqs[0].err;
-	batch_free(b);
+	zkb_batch_free(b);
 	if (err == BROOK_ERR__EXISTS) {
 		brook_errstr(errstr, errstr_size, "a preferred-leader election is already pending (%s)",
 			     ZK_PATH_PREFERRED_ELECTION);
 		return err;
 	}
 	if (err)
-		return path_error(errstr, errstr_size, ZK_PATH_PREFERRED_ELECTION, err, &d);
+		return zkb_path_error(errstr, errstr_size, ZK_PATH_PREFERRED_ELECTION, err, &d);
 	/* the controller removes the node once it has acted on it */
 	for (;;) {
-		if (!(b = batch_new(1)))
-			return nomem(errstr, errstr_size);
-		req_submitted(&b->reqs[0], zk_exists(zk, ZK_PATH_PREFERRED_ELECTION, NULL, on_stat,
-						      &b->reqs[0]));
-		if (batch_wait(zk, b, &d))
+		if (!(b = zkb_batch_new(1)))
+			return zkb_nomem(errstr, errstr_size);
+		zkb_req_submitted(&b->reqs[0], zk_exists(zk, ZK_PATH_PREFERRED_ELECTION, NULL,
+							 zkb_on_stat, &b->reqs[0]));
+		if (zkb_batch_wait(zk, b, &d))
 			break;
 		err = b->reqs[0].err;
-		batch_free(b);
+		zkb_batch_free(b);
 		if (err == BROOK_ERR__NOENT)
 			return BROOK_ERR_NO_ERROR;
-		if (deadline_left(&d) <= 0)
+		if (zkb_deadline_left(&d) <= 0)
 			break;
 		usleep(50000);
 	}

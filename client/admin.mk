@@ -1,10 +1,11 @@
 # Topic administration through ZooKeeper and `brook topics|cluster`.
-# admin.c goes into the CLI and into a library that the tests (and later
+# admin.c (with zk_batch.c, its request batches, which group_admin.c
+# shares) goes into the CLI and into a library that the tests (and later
 # the broker's controller and libbrook's admin API) link.
 noinst_LIBRARIES += client/libbrookadmin.a
-client_libbrookadmin_a_SOURCES = client/admin.h client/admin.c
+client_libbrookadmin_a_SOURCES = client/admin.h client/admin.c client/zk_batch.h client/zk_batch.c
 
-client_brook_SOURCES += client/admin.h client/admin.c client/cli_topics.c client/cli_cluster.c
+client_brook_SOURCES += client/admin.h client/admin.c client/zk_batch.h client/zk_batch.c client/cli_topics.c client/cli_cluster.c
 
 # Unit tests of the assignment algorithm and config table, the admin calls
 # against a real ZooKeeper, and the `brook` binary end to end.

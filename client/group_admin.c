@@ -4,11 +4,9 @@
  *
  * ZooKeeper reads go out in rounds, every request of a round together (a
  * group with 1000 committed offsets is one round trip for the offsets),
- * using the same abandon-on-timeout batches as admin.c: a batch the
- * caller gave up on is freed by its last completion, so a late answer
- * never writes into a stack frame that is gone. admin.c keeps its batch
- * helpers private; the few lines are repeated here rather than exported
- * from a module that is about topics.
+ * using the abandon-on-timeout batches of zk_batch.h that admin.c uses
+ * too: a batch the caller gave up on is freed by its last completion, so
+ * a late answer never writes into a stack frame that is gone.
  *
  * Offsets that only the broker knows (log start, high watermark) come
  * from ListOffsets at each partition's leader: one request per partition,
@@ -19,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <ev.h>
 
@@ -28,225 +25,8 @@
 #include "errstr.h"
 #include "group_admin.h"
 #include "proto.h"
+#include "zk_batch.h"
 #include "zk_paths.h"
-
-/* --- deadlines and request batches (as admin.c) ---------------------------- */
-
-typedef struct deadline {
-	int64_t at_ms;
-	int timeout_ms;
-} deadline_t;
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void deadline_init(deadline_t *d, int timeout_ms)
-{
-	d->timeout_ms = timeout_ms > 0 ? timeout_ms : ADMIN_TIMEOUT_MS_DEFAULT;
-	d->at_ms = mono_ms() + d->timeout_ms;
-}
-
-static int deadline_left(const deadline_t *d)
-{
-	int64_t left = d->at_ms - mono_ms();
-
-	return left > 0 ? (int)left : 0;
-}
-
-typedef struct batch batch_t;
-
-typedef struct req {
-	batch_t *batch;
-	brook_err_t err;
-	char *data;              /* zk_get: NUL-terminated copy */
-	size_t len;
-	zk_stat_t stat;
-	char **names;            /* zk_get_children: copies */
-	size_t name_cnt;
-	int failed_op;           /* zk_multi */
-} req_t;
-
-struct batch {
-	size_t cnt;
-	size_t pending;
-	int abandoned;
-	int done;
-	req_t reqs[];
-};
-
-static void names_free(char **names, size_t cnt)
-{
-	for (size_t i = 0; names && i < cnt; i++)
-		free(names[i]);
-	free(names);
-}
-
-static void batch_free(batch_t *b)
-{
-	if (!b)
-		return;
-	for (size_t i = 0; i < b->cnt; i++) {
-		free(b->reqs[i].data);
-		names_free(b->reqs[i].names, b->reqs[i].name_cnt);
-	}
-	free(b);
-}
-
-static batch_t *batch_new(size_t cnt)
-{
-	batch_t *b = calloc(1, sizeof(*b) + cnt * sizeof(req_t));
-
-	if (!b)
-		return NULL;
-	b->cnt = cnt;
-	for (size_t i = 0; i < cnt; i++) {
-		b->reqs[i].batch = b;
-		b->reqs[i].err = BROOK_ERR__STATE;
-		b->reqs[i].failed_op = -1;
-	}
-	return b;
-}
-
-/* A request the session refused gets its error now; no completion comes. */
-static void req_submitted(req_t *r, brook_err_t err)
-{
-	if (err)
-		r->err = err;
-	else
-		r->batch->pending++;
-}
-
-static void req_complete(req_t *r)
-{
-	batch_t *b = r->batch;
-
-	if (--b->pending > 0)
-		return;
-	b->done = 1;
-	if (b->abandoned)
-		batch_free(b);
-}
-
-static void on_data(zk_session_t *s, brook_err_t err, const char *data, size_t len,
-		    const zk_stat_t *stat, void *opaque)
-{
-	req_t *r = opaque;
-
-	(void)s;
-	if (!r->batch->abandoned) {
-		r->err = err;
-		if (!err) {
-			if (!(r->data = malloc(len + 1))) {
-				r->err = BROOK_ERR__NOMEM;
-			} else {
-				if (len)
-					memcpy(r->data, data, len);
-				r->data[len] = '\0';
-				r->len = len;
-			}
-		}
-		if (stat)
-			r->stat = *stat;
-	}
-	req_complete(r);
-}
-
-static void on_children(zk_session_t *s, brook_err_t err, const char *const *names, size_t count,
-			const zk_stat_t *stat, void *opaque)
-{
-	req_t *r = opaque;
-
-	(void)s;
-	(void)stat;
-	if (!r->batch->abandoned) {
-		r->err = err;
-		if (!err && count) {
-			if (!(r->names = calloc(count, sizeof(*r->names)))) {
-				r->err = BROOK_ERR__NOMEM;
-			} else {
-				r->name_cnt = count;
-				for (size_t i = 0; i < count; i++)
-					if (!(r->names[i] = strdup(names[i])))
-						r->err = BROOK_ERR__NOMEM;
-			}
-		}
-	}
-	req_complete(r);
-}
-
-static void on_void(zk_session_t *s, brook_err_t err, void *opaque)
-{
-	req_t *r = opaque;
-
-	(void)s;
-	if (!r->batch->abandoned)
-		r->err = err;
-	req_complete(r);
-}
-
-static void on_multi(zk_session_t *s, brook_err_t err, const zk_multi_t *m, void *opaque)
-{
-	req_t *r = opaque;
-
-	(void)s;
-	if (!r->batch->abandoned) {
-		r->err = err;
-		r->failed_op = m ? zk_multi_failed_op(m) : -1;
-	}
-	req_complete(r);
-}
-
-/* Runs the loop until b completed; on timeout b is abandoned (the caller
- * must not touch it again). */
-static brook_err_t batch_wait(zk_session_t *zk, batch_t *b, const deadline_t *d)
-{
-	int left;
-
-	if (b->pending == 0)
-		return BROOK_ERR_NO_ERROR;
-	if ((left = deadline_left(d)) > 0)
-		zk_run_until(zk, &b->done, left);
-	if (b->done)
-		return BROOK_ERR_NO_ERROR;
-	b->abandoned = 1;
-	return BROOK_ERR__TIMED_OUT;
-}
-
-static brook_err_t path_error(char *errstr, size_t errstr_size, const char *path, brook_err_t err,
-			      const deadline_t *d)
-{
-	switch (err) {
-	case BROOK_ERR__TIMED_OUT:
-		brook_errstr_at(errstr, errstr_size, path,
-				"no answer from ZooKeeper within %d ms", d->timeout_ms);
-		break;
-	case BROOK_ERR__CONNECTION_LOSS:
-		brook_errstr_at(errstr, errstr_size, path,
-				"lost the connection to ZooKeeper (a write may or may not "
-				"have been applied)");
-		break;
-	default:
-		brook_errstr_at(errstr, errstr_size, path, "%s", brook_err_str(err));
-		break;
-	}
-	return err;
-}
-
-static brook_err_t nomem(char *errstr, size_t errstr_size)
-{
-	brook_errstr(errstr, errstr_size, "out of memory");
-	return BROOK_ERR__NOMEM;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 /* A path builder's failure (a group or topic name that cannot be a path
  * component) as one line. */
@@ -263,7 +43,7 @@ void group_list_free(group_list_t *l)
 {
 	if (!l)
 		return;
-	names_free(l->names, l->cnt);
+	zkb_names_free(l->names, l->cnt);
 	free(l);
 }
 
@@ -271,33 +51,34 @@ brook_err_t group_admin_list(zk_session_t *zk, group_list_t **out, int timeout_m
 			     size_t errstr_size)
 {
 	group_list_t *l;
-	batch_t *b;
-	req_t *r;
-	deadline_t d;
+	zkb_batch_t *b;
+	zkb_req_t *r;
+	zkb_deadline_t d;
 	brook_err_t err = BROOK_ERR_NO_ERROR;
 
 	*out = NULL;
-	deadline_init(&d, timeout_ms);
-	if (!(b = batch_new(1)))
-		return nomem(errstr, errstr_size);
+	zkb_deadline_init(&d, timeout_ms);
+	if (!(b = zkb_batch_new(1)))
+		return zkb_nomem(errstr, errstr_size);
 	r = &b->reqs[0];
-	req_submitted(r, zk_get_children(zk, ZK_PATH_CONSUMERS, NULL, on_children, r));
-	if (batch_wait(zk, b, &d))
-		return path_error(errstr, errstr_size, ZK_PATH_CONSUMERS, BROOK_ERR__TIMED_OUT, &d);
+	zkb_req_submitted(r, zk_get_children(zk, ZK_PATH_CONSUMERS, NULL, zkb_on_children, r));
+	if (zkb_batch_wait(zk, b, &d))
+		return zkb_path_error(errstr, errstr_size, ZK_PATH_CONSUMERS, BROOK_ERR__TIMED_OUT,
+				      &d);
 	if (r->err && r->err != BROOK_ERR__NOENT) {
-		err = path_error(errstr, errstr_size, ZK_PATH_CONSUMERS, r->err, &d);
+		err = zkb_path_error(errstr, errstr_size, ZK_PATH_CONSUMERS, r->err, &d);
 	} else if (!(l = calloc(1, sizeof(*l)))) {
-		err = nomem(errstr, errstr_size);
+		err = zkb_nomem(errstr, errstr_size);
 	} else {
 		l->names = r->names;
 		l->cnt = r->name_cnt;
 		r->names = NULL;
 		r->name_cnt = 0;
 		if (l->cnt)
-			qsort(l->names, l->cnt, sizeof(*l->names), cmp_str);
+			qsort(l->names, l->cnt, sizeof(*l->names), zkb_cmp_str);
 		*out = l;
 	}
-	batch_free(b);
+	zkb_batch_free(b);
 	return err;
 }
 
@@ -308,38 +89,40 @@ brook_err_t group_admin_list(zk_session_t *zk, group_list_t **out, int timeout_m
  * member commits its own offsets and would undo a reset, and deleting its
  * folders under it would orphan it (Kafka refuses both as well). */
 static brook_err_t group_check(zk_session_t *zk, const char *group, int need_empty,
-			       const char *doing, const deadline_t *d, char *errstr,
+			       const char *doing, const zkb_deadline_t *d, char *errstr,
 			       size_t errstr_size)
 {
 	char gpath[ZK_PATH_MAX], ipath[ZK_PATH_MAX];
-	batch_t *b;
+	zkb_batch_t *b;
 	brook_err_t err = BROOK_ERR_NO_ERROR;
 
 	if ((err = zk_path_group(gpath, sizeof(gpath), group)) ||
 	    (err = zk_path_group_ids(ipath, sizeof(ipath), group)))
 		return bad_name(err, "group", group, errstr, errstr_size);
-	if (!(b = batch_new(2)))
-		return nomem(errstr, errstr_size);
-	req_submitted(&b->reqs[0], zk_get_children(zk, gpath, NULL, on_children, &b->reqs[0]));
-	req_submitted(&b->reqs[1], zk_get_children(zk, ipath, NULL, on_children, &b->reqs[1]));
-	if (batch_wait(zk, b, d))
-		return path_error(errstr, errstr_size, gpath, BROOK_ERR__TIMED_OUT, d);
+	if (!(b = zkb_batch_new(2)))
+		return zkb_nomem(errstr, errstr_size);
+	zkb_req_submitted(&b->reqs[0], zk_get_children(zk, gpath, NULL, zkb_on_children,
+						       &b->reqs[0]));
+	zkb_req_submitted(&b->reqs[1], zk_get_children(zk, ipath, NULL, zkb_on_children,
+						       &b->reqs[1]));
+	if (zkb_batch_wait(zk, b, d))
+		return zkb_path_error(errstr, errstr_size, gpath, BROOK_ERR__TIMED_OUT, d);
 	if (b->reqs[0].err == BROOK_ERR__NOENT) {
 		brook_errstr(errstr, errstr_size, "consumer group \"%s\" does not exist", group);
 		err = BROOK_ERR__NOENT;
 	} else if (b->reqs[0].err) {
-		err = path_error(errstr, errstr_size, gpath, b->reqs[0].err, d);
+		err = zkb_path_error(errstr, errstr_size, gpath, b->reqs[0].err, d);
 	} else if (b->reqs[1].err && b->reqs[1].err != BROOK_ERR__NOENT) {
-		err = path_error(errstr, errstr_size, ipath, b->reqs[1].err, d);
+		err = zkb_path_error(errstr, errstr_size, ipath, b->reqs[1].err, d);
 	} else if (need_empty && b->reqs[1].name_cnt > 0) {
-		qsort(b->reqs[1].names, b->reqs[1].name_cnt, sizeof(char *), cmp_str);
+		qsort(b->reqs[1].names, b->reqs[1].name_cnt, sizeof(char *), zkb_cmp_str);
 		brook_errstr(errstr, errstr_size,
 			     "consumer group \"%s\" has %zu active member(s) (%s%s); stop them "
 			     "before %s", group, b->reqs[1].name_cnt, b->reqs[1].names[0],
 			     b->reqs[1].name_cnt > 1 ? ", ..." : "", doing);
 		err = BROOK_ERR__STATE;
 	}
-	batch_free(b);
+	zkb_batch_free(b);
 	return err;
 }
 
@@ -476,10 +259,10 @@ brook_err_t group_admin_list_offsets(zk_session_t *zk, group_offset_query_t *q, 
 	size_t topic_cnt = 0, conn_cnt = 0;
 	struct ev_loop *loop = NULL;
 	int pending = 0;
-	deadline_t d;
+	zkb_deadline_t d;
 	brook_err_t err = BROOK_ERR_NO_ERROR;
 
-	deadline_init(&d, timeout_ms);
+	zkb_deadline_init(&d, timeout_ms);
 	for (size_t i = 0; i < n; i++) {
 		q[i].err = BROOK_ERR__STATE;
 		q[i].offset = -1;
@@ -488,7 +271,7 @@ brook_err_t group_admin_list_offsets(zk_session_t *zk, group_offset_query_t *q, 
 		return BROOK_ERR_NO_ERROR;
 	if (!(topics = calloc(n, sizeof(*topics))) || !(infos = calloc(n, sizeof(*infos))) ||
 	    !(conns = calloc(n, sizeof(*conns))) || !(reqs = calloc(n, sizeof(*reqs)))) {
-		err = nomem(errstr, errstr_size);
+		err = zkb_nomem(errstr, errstr_size);
 		goto done;
 	}
 	/* Each distinct topic once: its partition states name the leaders. */
@@ -501,7 +284,7 @@ brook_err_t group_admin_list_offsets(zk_session_t *zk, group_offset_query_t *q, 
 		if (t < topic_cnt)
 			continue;
 		topics[topic_cnt] = q[i].topic;
-		err = admin_topic_describe(zk, q[i].topic, &infos[topic_cnt], deadline_left(&d),
+		err = admin_topic_describe(zk, q[i].topic, &infos[topic_cnt], zkb_deadline_left(&d),
 					   errstr, errstr_size);
 		if (err == BROOK_ERR_UNKNOWN_TOPIC_OR_PARTITION)
 			err = BROOK_ERR_NO_ERROR; /* per query, below */
@@ -509,7 +292,7 @@ brook_err_t group_admin_list_offsets(zk_session_t *zk, group_offset_query_t *q, 
 			goto done;
 		topic_cnt++;
 	}
-	if ((err = admin_brokers_list(zk, &brokers, deadline_left(&d), errstr, errstr_size)))
+	if ((err = admin_brokers_list(zk, &brokers, zkb_deadline_left(&d), errstr, errstr_size)))
 		goto done;
 	if (!(loop = ev_loop_new(EVFLAG_AUTO))) {
 		brook_errstr(errstr, errstr_size, "cannot create an event loop");
@@ -529,7 +312,7 @@ brook_err_t group_admin_list_offsets(zk_session_t *zk, group_offset_query_t *q, 
 		if (!lb) {
 			conn_opts_t opts = {
 				.client_id = "brook-groups",
-				.connect_timeout_ms = deadline_left(&d) > 0 ? deadline_left(&d) : 1,
+				.connect_timeout_ms = zkb_deadline_left(&d) > 0 ? zkb_deadline_left(&d) : 1,
 				.backoff_ms = 100,
 				.backoff_max_ms = 1000,
 			};
@@ -552,12 +335,12 @@ brook_err_t group_admin_list_offsets(zk_session_t *zk, group_offset_query_t *q, 
 		}
 		reqs[i].q = &q[i];
 		reqs[i].pending = &pending;
-		if (deadline_left(&d) <= 0) {
+		if (zkb_deadline_left(&d) <= 0) {
 			q[i].err = BROOK_ERR__TIMED_OUT;
 			continue;
 		}
 		q[i].err = conn_request(lb->conn, PROTO_API_LIST_OFFSETS, 0, pack_list_offsets,
-					&reqs[i], deadline_left(&d), 1, list_offsets_done,
+					&reqs[i], zkb_deadline_left(&d), 1, list_offsets_done,
 					&reqs[i]);
 		if (!q[i].err)
 			pending++;
@@ -625,7 +408,7 @@ typedef struct part_read {
 
 /* Round 3's reads of one folder's partition children (owners/<t> or
  * offsets/<t>). */
-static brook_err_t queue_partitions(const req_t *folder, const char *topic, int is_owner,
+static brook_err_t queue_partitions(const zkb_req_t *folder, const char *topic, int is_owner,
 				    const char *fpath, part_read_t *reads, size_t *cnt,
 				    char *errstr, size_t errstr_size)
 {
@@ -654,32 +437,33 @@ brook_err_t group_admin_describe(zk_session_t *zk, const char *group, int with_l
 				 size_t errstr_size)
 {
 	char gpath[ZK_PATH_MAX], path[ZK_PATH_MAX], reason[512];
-	batch_t *b1 = NULL, *b2 = NULL, *b3 = NULL;
-	req_t *ids, *owners, *offsets;
+	zkb_batch_t *b1 = NULL, *b2 = NULL, *b3 = NULL;
+	zkb_req_t *ids, *owners, *offsets;
 	part_read_t *reads = NULL;
 	group_offset_query_t *lq = NULL;
 	group_info_t *g = NULL;
 	size_t m_cnt, ot_cnt, ft_cnt, read_cnt = 0, read_cap = 0;
-	deadline_t d;
+	zkb_deadline_t d;
 	brook_err_t err = BROOK_ERR_NO_ERROR;
 
 	*out = NULL;
-	deadline_init(&d, timeout_ms);
+	zkb_deadline_init(&d, timeout_ms);
 	if ((err = zk_path_group(gpath, sizeof(gpath), group)))
 		return bad_name(err, "group", group, errstr, errstr_size);
-	if (!(b1 = batch_new(4)))
-		return nomem(errstr, errstr_size);
+	if (!(b1 = zkb_batch_new(4)))
+		return zkb_nomem(errstr, errstr_size);
 	{
 		static const char *const sub[] = { "", "/ids", "/owners", "/offsets" };
 
 		for (int i = 0; i < 4; i++) {
 			snprintf(path, sizeof(path), "%s%s", gpath, sub[i]);
-			req_submitted(&b1->reqs[i],
-				      zk_get_children(zk, path, NULL, on_children, &b1->reqs[i]));
+			zkb_req_submitted(&b1->reqs[i],
+					  zk_get_children(zk, path, NULL, zkb_on_children,
+							  &b1->reqs[i]));
 		}
 	}
-	if (batch_wait(zk, b1, &d))
-		return path_error(errstr, errstr_size, gpath, BROOK_ERR__TIMED_OUT, &d);
+	if (zkb_batch_wait(zk, b1, &d))
+		return zkb_path_error(errstr, errstr_size, gpath, BROOK_ERR__TIMED_OUT, &d);
 	if (b1->reqs[0].err == BROOK_ERR__NOENT) {
 		brook_errstr(errstr, errstr_size, "consumer group \"%s\" does not exist", group);
 		err = BROOK_ERR__NOENT;
@@ -687,7 +471,7 @@ brook_err_t group_admin_describe(zk_session_t *zk, const char *group, int with_l
 	}
 	for (int i = 0; i < 4; i++)
 		if (b1->reqs[i].err && (i == 0 || b1->reqs[i].err != BROOK_ERR__NOENT)) {
-			err = path_error(errstr, errstr_size, gpath, b1->reqs[i].err, &d);
+			err = zkb_path_error(errstr, errstr_size, gpath, b1->reqs[i].err, &d);
 			goto done;
 		}
 	ids = &b1->reqs[1];
@@ -697,8 +481,8 @@ brook_err_t group_admin_describe(zk_session_t *zk, const char *group, int with_l
 	ot_cnt = owners->name_cnt;
 	ft_cnt = offsets->name_cnt;
 
-	if (!(b2 = batch_new(m_cnt + ot_cnt + ft_cnt))) {
-		err = nomem(errstr, errstr_size);
+	if (!(b2 = zkb_batch_new(m_cnt + ot_cnt + ft_cnt))) {
+		err = zkb_nomem(errstr, errstr_size);
 		goto done;
 	}
 	for (size_t i = 0; i < m_cnt; i++) {
@@ -706,12 +490,12 @@ brook_err_t group_admin_describe(zk_session_t *zk, const char *group, int with_l
 			err = bad_name(err, "member", ids->names[i], errstr, errstr_size);
 			goto done;
 		}
-		req_submitted(&b2->reqs[i], zk_get(zk, path, NULL, on_data, &b2->reqs[i]));
+		zkb_req_submitted(&b2->reqs[i], zk_get(zk, path, NULL, zkb_on_data, &b2->reqs[i]));
 	}
 	for (size_t i = 0; i < ot_cnt + ft_cnt; i++) {
 		int is_owner = i < ot_cnt;
 		const char *t = is_owner ? owners->names[i] : offsets->names[i - ot_cnt];
-		req_t *r = &b2->reqs[m_cnt + i];
+		zkb_req_t *r = &b2->reqs[m_cnt + i];
 
 		err = is_owner ? zk_path_group_owners(path, sizeof(path), group, t)
 			       : zk_path_group_offsets(path, sizeof(path), group, t);
@@ -719,28 +503,28 @@ brook_err_t group_admin_describe(zk_session_t *zk, const char *group, int with_l
 			err = bad_name(err, "topic", t, errstr, errstr_size);
 			goto done;
 		}
-		req_submitted(r, zk_get_children(zk, path, NULL, on_children, r));
+		zkb_req_submitted(r, zk_get_children(zk, path, NULL, zkb_on_children, r));
 	}
-	if (batch_wait(zk, b2, &d)) {
+	if (zkb_batch_wait(zk, b2, &d)) {
 		b2 = NULL;
-		err = path_error(errstr, errstr_size, gpath, BROOK_ERR__TIMED_OUT, &d);
+		err = zkb_path_error(errstr, errstr_size, gpath, BROOK_ERR__TIMED_OUT, &d);
 		goto done;
 	}
 
 	if (!(g = calloc(1, sizeof(*g))) || !(g->name = strdup(group)) ||
 	    !(g->members = calloc(m_cnt + 1, sizeof(*g->members)))) {
-		err = nomem(errstr, errstr_size);
+		err = zkb_nomem(errstr, errstr_size);
 		goto done;
 	}
 	for (size_t i = 0; i < m_cnt; i++) {
-		req_t *r = &b2->reqs[i];
+		zkb_req_t *r = &b2->reqs[i];
 		group_member_t *gm = &g->members[g->member_cnt];
 
 		if (r->err == BROOK_ERR__NOENT)
 			continue; /* left between the two reads */
 		zk_path_group_member(path, sizeof(path), group, ids->names[i]);
 		if (r->err) {
-			err = path_error(errstr, errstr_size, path, r->err, &d);
+			err = zkb_path_error(errstr, errstr_size, path, r->err, &d);
 			goto done;
 		}
 		if ((err = zk_json_consumer_member_decode(r->data, r->len, &gm->reg, reason,
@@ -750,7 +534,7 @@ brook_err_t group_admin_describe(zk_session_t *zk, const char *group, int with_l
 		}
 		if (!(gm->id = strdup(ids->names[i]))) {
 			zk_consumer_member_free(gm->reg);
-			err = nomem(errstr, errstr_size);
+			err = zkb_nomem(errstr, errstr_size);
 			goto done;
 		}
 		g->member_cnt++;
@@ -759,16 +543,16 @@ brook_err_t group_admin_describe(zk_session_t *zk, const char *group, int with_l
 		qsort(g->members, g->member_cnt, sizeof(*g->members), cmp_member);
 
 	for (size_t i = 0; i < ot_cnt + ft_cnt; i++) {
-		req_t *r = &b2->reqs[m_cnt + i];
+		zkb_req_t *r = &b2->reqs[m_cnt + i];
 
 		if (r->err && r->err != BROOK_ERR__NOENT) {
-			err = path_error(errstr, errstr_size, gpath, r->err, &d);
+			err = zkb_path_error(errstr, errstr_size, gpath, r->err, &d);
 			goto done;
 		}
 		read_cap += r->name_cnt;
 	}
-	if (!(reads = calloc(read_cap + 1, sizeof(*reads))) || !(b3 = batch_new(read_cap))) {
-		err = nomem(errstr, errstr_size);
+	if (!(reads = calloc(read_cap + 1, sizeof(*reads))) || !(b3 = zkb_batch_new(read_cap))) {
+		err = zkb_nomem(errstr, errstr_size);
 		goto done;
 	}
 	for (size_t i = 0; i < ot_cnt + ft_cnt; i++) {
@@ -790,20 +574,20 @@ brook_err_t group_admin_describe(zk_session_t *zk, const char *group, int with_l
 		else
 			zk_path_group_offset(path, sizeof(path), group, reads[i].topic,
 					     reads[i].partition);
-		req_submitted(&b3->reqs[i], zk_get(zk, path, NULL, on_data, &b3->reqs[i]));
+		zkb_req_submitted(&b3->reqs[i], zk_get(zk, path, NULL, zkb_on_data, &b3->reqs[i]));
 	}
-	if (batch_wait(zk, b3, &d)) {
+	if (zkb_batch_wait(zk, b3, &d)) {
 		b3 = NULL;
-		err = path_error(errstr, errstr_size, gpath, BROOK_ERR__TIMED_OUT, &d);
+		err = zkb_path_error(errstr, errstr_size, gpath, BROOK_ERR__TIMED_OUT, &d);
 		goto done;
 	}
 
 	if (!(g->partitions = calloc(read_cnt + 1, sizeof(*g->partitions)))) {
-		err = nomem(errstr, errstr_size);
+		err = zkb_nomem(errstr, errstr_size);
 		goto done;
 	}
 	for (size_t i = 0; i < read_cnt; i++) {
-		req_t *r = &b3->reqs[i];
+		zkb_req_t *r = &b3->reqs[i];
 		group_partition_t *gp = &g->partitions[g->partition_cnt];
 
 		if (r->err == BROOK_ERR__NOENT)
@@ -815,7 +599,7 @@ brook_err_t group_admin_describe(zk_session_t *zk, const char *group, int with_l
 			zk_path_group_offset(path, sizeof(path), group, reads[i].topic,
 					     reads[i].partition);
 		if (r->err) {
-			err = path_error(errstr, errstr_size, path, r->err, &d);
+			err = zkb_path_error(errstr, errstr_size, path, r->err, &d);
 			goto done;
 		}
 		gp->partition = reads[i].partition;
@@ -824,7 +608,7 @@ brook_err_t group_admin_describe(zk_session_t *zk, const char *group, int with_l
 		gp->log_end_offset = -1;
 		if (reads[i].is_owner) {
 			if (!(gp->owner = strdup(r->data))) {
-				err = nomem(errstr, errstr_size);
+				err = zkb_nomem(errstr, errstr_size);
 				goto done;
 			}
 		} else {
@@ -838,7 +622,7 @@ brook_err_t group_admin_describe(zk_session_t *zk, const char *group, int with_l
 		if (!(gp->topic = strdup(reads[i].topic))) {
 			free(gp->owner);
 			gp->owner = NULL;
-			err = nomem(errstr, errstr_size);
+			err = zkb_nomem(errstr, errstr_size);
 			goto done;
 		}
 		g->partition_cnt++;
@@ -872,7 +656,7 @@ brook_err_t group_admin_describe(zk_session_t *zk, const char *group, int with_l
 
 	if (with_log_end && g->partition_cnt > 0) {
 		if (!(lq = calloc(g->partition_cnt, sizeof(*lq)))) {
-			err = nomem(errstr, errstr_size);
+			err = zkb_nomem(errstr, errstr_size);
 			goto done;
 		}
 		for (size_t i = 0; i < g->partition_cnt; i++) {
@@ -880,7 +664,7 @@ brook_err_t group_admin_describe(zk_session_t *zk, const char *group, int with_l
 			lq[i].partition = g->partitions[i].partition;
 			lq[i].timestamp = PROTO_TS_LATEST;
 		}
-		if ((err = group_admin_list_offsets(zk, lq, g->partition_cnt, deadline_left(&d),
+		if ((err = group_admin_list_offsets(zk, lq, g->partition_cnt, zkb_deadline_left(&d),
 						    errstr, errstr_size)))
 			goto done;
 		/* An unreachable leader is not an error here: describe shows
@@ -895,9 +679,9 @@ done:
 	free(lq);
 	free(reads);
 	group_info_free(g);
-	batch_free(b1);
-	batch_free(b2);
-	batch_free(b3);
+	zkb_batch_free(b1);
+	zkb_batch_free(b2);
+	zkb_batch_free(b3);
 	return err;
 }
 
@@ -938,24 +722,25 @@ brook_err_t group_admin_reset_offsets(zk_session_t *zk, const char *group, const
 	group_offset_query_t *lq = NULL;
 	int64_t *cur = NULL;
 	int32_t *ver = NULL, n;
-	batch_t *b = NULL;
+	zkb_batch_t *b = NULL;
 	zk_multi_t *m = NULL;
 	int missing = 0;
-	deadline_t d;
+	zkb_deadline_t d;
 	brook_err_t err;
 
 	*out = NULL;
-	deadline_init(&d, timeout_ms);
+	zkb_deadline_init(&d, timeout_ms);
 	if ((err = group_check(zk, group, 1, "resetting offsets", &d, errstr, errstr_size)))
 		return err;
-	if ((err = admin_topic_describe(zk, topic, &ti, deadline_left(&d), errstr, errstr_size)))
+	if ((err = admin_topic_describe(zk, topic, &ti, zkb_deadline_left(&d), errstr,
+					errstr_size)))
 		return err;
 	n = ti->assignment->partition_cnt;
 	if (!(res = calloc(1, sizeof(*res))) || !(res->topic = strdup(topic)) ||
 	    !(res->new_offsets = calloc((size_t)n, sizeof(int64_t))) ||
 	    !(cur = calloc((size_t)n, sizeof(*cur))) || !(ver = calloc((size_t)n, sizeof(*ver))) ||
-	    !(lq = calloc(2 * (size_t)n, sizeof(*lq))) || !(b = batch_new((size_t)n))) {
-		err = nomem(errstr, errstr_size);
+	    !(lq = calloc(2 * (size_t)n, sizeof(*lq))) || !(b = zkb_batch_new((size_t)n))) {
+		err = zkb_nomem(errstr, errstr_size);
 		goto done;
 	}
 	res->cnt = n;
@@ -964,15 +749,15 @@ brook_err_t group_admin_reset_offsets(zk_session_t *zk, const char *group, const
 	 * the conditional writes. */
 	for (int32_t p = 0; p < n; p++) {
 		zk_path_group_offset(path, sizeof(path), group, topic, p);
-		req_submitted(&b->reqs[p], zk_get(zk, path, NULL, on_data, &b->reqs[p]));
+		zkb_req_submitted(&b->reqs[p], zk_get(zk, path, NULL, zkb_on_data, &b->reqs[p]));
 	}
-	if (batch_wait(zk, b, &d)) {
+	if (zkb_batch_wait(zk, b, &d)) {
 		b = NULL;
-		err = path_error(errstr, errstr_size, topic, BROOK_ERR__TIMED_OUT, &d);
+		err = zkb_path_error(errstr, errstr_size, topic, BROOK_ERR__TIMED_OUT, &d);
 		goto done;
 	}
 	for (int32_t p = 0; p < n; p++) {
-		req_t *r = &b->reqs[p];
+		zkb_req_t *r = &b->reqs[p];
 
 		cur[p] = -1;
 		ver[p] = -1;
@@ -982,7 +767,7 @@ brook_err_t group_admin_reset_offsets(zk_session_t *zk, const char *group, const
 		}
 		zk_path_group_offset(path, sizeof(path), group, topic, p);
 		if (r->err) {
-			err = path_error(errstr, errstr_size, path, r->err, &d);
+			err = zkb_path_error(errstr, errstr_size, path, r->err, &d);
 			goto done;
 		}
 		if ((err = zk_json_offset_decode(r->data, r->len, &cur[p], reason, sizeof(reason)))) {
@@ -991,7 +776,7 @@ brook_err_t group_admin_reset_offsets(zk_session_t *zk, const char *group, const
 		}
 		ver[p] = r->stat.version;
 	}
-	batch_free(b);
+	zkb_batch_free(b);
 	b = NULL;
 
 	/* Every new offset stays within what the log holds, so the leaders'
@@ -1002,7 +787,7 @@ brook_err_t group_admin_reset_offsets(zk_session_t *zk, const char *group, const
 		lq[2 * p].timestamp = PROTO_TS_EARLIEST;
 		lq[2 * p + 1].timestamp = PROTO_TS_LATEST;
 	}
-	if ((err = group_admin_list_offsets(zk, lq, 2 * (size_t)n, deadline_left(&d), errstr,
+	if ((err = group_admin_list_offsets(zk, lq, 2 * (size_t)n, zkb_deadline_left(&d), errstr,
 					    errstr_size)))
 		goto done;
 	for (int32_t p = 0; p < n; p++) {
@@ -1036,32 +821,32 @@ brook_err_t group_admin_reset_offsets(zk_session_t *zk, const char *group, const
 	if (dry_run)
 		goto ok;
 
-	if (!(b = batch_new(1))) {
-		err = nomem(errstr, errstr_size);
+	if (!(b = zkb_batch_new(1))) {
+		err = zkb_nomem(errstr, errstr_size);
 		goto done;
 	}
 	/* The offsets folder is created outside the multi: it is idempotent
 	 * and harmless when the multi then fails. */
 	if (missing) {
 		zk_path_group_offsets(path, sizeof(path), group, topic);
-		req_submitted(&b->reqs[0], zk_create_path(zk, path, on_void, &b->reqs[0]));
-		if (batch_wait(zk, b, &d)) {
+		zkb_req_submitted(&b->reqs[0], zk_create_path(zk, path, zkb_on_void, &b->reqs[0]));
+		if (zkb_batch_wait(zk, b, &d)) {
 			b = NULL;
-			err = path_error(errstr, errstr_size, path, BROOK_ERR__TIMED_OUT, &d);
+			err = zkb_path_error(errstr, errstr_size, path, BROOK_ERR__TIMED_OUT, &d);
 			goto done;
 		}
 		if ((err = b->reqs[0].err)) {
-			path_error(errstr, errstr_size, path, err, &d);
+			zkb_path_error(errstr, errstr_size, path, err, &d);
 			goto done;
 		}
-		batch_free(b);
-		if (!(b = batch_new(1))) {
-			err = nomem(errstr, errstr_size);
+		zkb_batch_free(b);
+		if (!(b = zkb_batch_new(1))) {
+			err = zkb_nomem(errstr, errstr_size);
 			goto done;
 		}
 	}
 	if (!(m = zk_multi_new())) {
-		err = nomem(errstr, errstr_size);
+		err = zkb_nomem(errstr, errstr_size);
 		goto done;
 	}
 	for (int32_t p = 0; p < n; p++) {
@@ -1080,15 +865,15 @@ brook_err_t group_admin_reset_offsets(zk_session_t *zk, const char *group, const
 				  : zk_multi_add_create(m, path, text, strlen(text), ZK_PERSISTENT);
 		free(text);
 		if (err) {
-			err = nomem(errstr, errstr_size);
+			err = zkb_nomem(errstr, errstr_size);
 			goto done;
 		}
 	}
-	req_submitted(&b->reqs[0], zk_multi(zk, m, on_multi, &b->reqs[0]));
+	zkb_req_submitted(&b->reqs[0], zk_multi(zk, m, zkb_on_multi, &b->reqs[0]));
 	m = NULL; /* zk_multi owns it */
-	if (batch_wait(zk, b, &d)) {
+	if (zkb_batch_wait(zk, b, &d)) {
 		b = NULL;
-		err = path_error(errstr, errstr_size, topic, BROOK_ERR__TIMED_OUT, &d);
+		err = zkb_path_error(errstr, errstr_size, topic, BROOK_ERR__TIMED_OUT, &d);
 		goto done;
 	}
 	if ((err = b->reqs[0].err)) {
@@ -1100,7 +885,7 @@ brook_err_t group_admin_reset_offsets(zk_session_t *zk, const char *group, const
 			err = BROOK_ERR__VERSION;
 		} else {
 			zk_path_group_offsets(path, sizeof(path), group, topic);
-			path_error(errstr, errstr_size, path, err, &d);
+			zkb_path_error(errstr, errstr_size, path, err, &d);
 		}
 		goto done;
 	}
@@ -1110,7 +895,7 @@ ok:
 	err = BROOK_ERR_NO_ERROR;
 done:
 	zk_multi_free(m);
-	batch_free(b);
+	zkb_batch_free(b);
 	admin_topic_info_free(ti);
 	group_reset_result_free(res);
 	free(lq);
@@ -1145,17 +930,17 @@ brook_err_t group_admin_delete(zk_session_t *zk, const char *group, size_t *dele
 	char gpath[ZK_PATH_MAX], path[ZK_PATH_MAX];
 	char **all = NULL;
 	size_t cnt = 0, cap = 0, level_start = 0;
-	batch_t *b = NULL;
-	deadline_t d;
+	zkb_batch_t *b = NULL;
+	zkb_deadline_t d;
 	brook_err_t err;
 
 	*deleted = 0;
-	deadline_init(&d, timeout_ms);
+	zkb_deadline_init(&d, timeout_ms);
 	if ((err = group_check(zk, group, 1, "deleting the group", &d, errstr, errstr_size)))
 		return err;
 	zk_path_group(gpath, sizeof(gpath), group);
 	if (push_path(&all, &cnt, &cap, gpath)) {
-		err = nomem(errstr, errstr_size);
+		err = zkb_nomem(errstr, errstr_size);
 		goto done;
 	}
 	/* Breadth first, one round per level: every node comes after its
@@ -1163,27 +948,27 @@ brook_err_t group_admin_delete(zk_session_t *zk, const char *group, size_t *dele
 	while (level_start < cnt) {
 		size_t level_end = cnt;
 
-		if (!(b = batch_new(level_end - level_start))) {
-			err = nomem(errstr, errstr_size);
+		if (!(b = zkb_batch_new(level_end - level_start))) {
+			err = zkb_nomem(errstr, errstr_size);
 			goto done;
 		}
 		for (size_t i = level_start; i < level_end; i++) {
-			req_t *r = &b->reqs[i - level_start];
+			zkb_req_t *r = &b->reqs[i - level_start];
 
-			req_submitted(r, zk_get_children(zk, all[i], NULL, on_children, r));
+			zkb_req_submitted(r, zk_get_children(zk, all[i], NULL, zkb_on_children, r));
 		}
-		if (batch_wait(zk, b, &d)) {
+		if (zkb_batch_wait(zk, b, &d)) {
 			b = NULL;
-			err = path_error(errstr, errstr_size, gpath, BROOK_ERR__TIMED_OUT, &d);
+			err = zkb_path_error(errstr, errstr_size, gpath, BROOK_ERR__TIMED_OUT, &d);
 			goto done;
 		}
 		for (size_t i = level_start; i < level_end; i++) {
-			req_t *r = &b->reqs[i - level_start];
+			zkb_req_t *r = &b->reqs[i - level_start];
 
 			if (r->err == BROOK_ERR__NOENT)
 				continue;
 			if (r->err) {
-				err = path_error(errstr, errstr_size, all[i], r->err, &d);
+				err = zkb_path_error(errstr, errstr_size, all[i], r->err, &d);
 				goto done;
 			}
 			for (size_t j = 0; j < r->name_cnt; j++) {
@@ -1197,12 +982,12 @@ brook_err_t group_admin_delete(zk_session_t *zk, const char *group, size_t *dele
 					goto done;
 				}
 				if (push_path(&all, &cnt, &cap, path)) {
-					err = nomem(errstr, errstr_size);
+					err = zkb_nomem(errstr, errstr_size);
 					goto done;
 				}
 			}
 		}
-		batch_free(b);
+		zkb_batch_free(b);
 		b = NULL;
 		level_start = level_end;
 	}
@@ -1213,21 +998,21 @@ brook_err_t group_admin_delete(zk_session_t *zk, const char *group, size_t *dele
 								    : GROUP_ADMIN_MULTI_BATCH;
 		zk_multi_t *m = zk_multi_new();
 
-		if (!m || !(b = batch_new(1))) {
+		if (!m || !(b = zkb_batch_new(1))) {
 			zk_multi_free(m);
-			err = nomem(errstr, errstr_size);
+			err = zkb_nomem(errstr, errstr_size);
 			goto done;
 		}
 		for (size_t i = 0; i < k; i++)
 			if (zk_multi_add_delete(m, all[cnt - 1 - done_cnt - i], ZK_ANY_VERSION)) {
 				zk_multi_free(m);
-				err = nomem(errstr, errstr_size);
+				err = zkb_nomem(errstr, errstr_size);
 				goto done;
 			}
-		req_submitted(&b->reqs[0], zk_multi(zk, m, on_multi, &b->reqs[0]));
-		if (batch_wait(zk, b, &d)) {
+		zkb_req_submitted(&b->reqs[0], zk_multi(zk, m, zkb_on_multi, &b->reqs[0]));
+		if (zkb_batch_wait(zk, b, &d)) {
 			b = NULL;
-			err = path_error(errstr, errstr_size, gpath, BROOK_ERR__TIMED_OUT, &d);
+			err = zkb_path_error(errstr, errstr_size, gpath, BROOK_ERR__TIMED_OUT, &d);
 			goto done;
 		}
 		if ((err = b->reqs[0].err)) {
@@ -1239,14 +1024,14 @@ brook_err_t group_admin_delete(zk_session_t *zk, const char *group, size_t *dele
 					"were removed, run again)", brook_err_str(err), *deleted);
 			goto done;
 		}
-		batch_free(b);
+		zkb_batch_free(b);
 		b = NULL;
 		done_cnt += k;
 		*deleted += k;
 	}
 	err = BROOK_ERR_NO_ERROR;
 done:
-	batch_free(b);
-	names_free(all, cnt);
+	zkb_batch_free(b);
+	zkb_names_free(all, cnt);
 	return err;
 }
