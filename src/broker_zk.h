@@ -86,8 +86,8 @@ zk_session_t *broker_zk_session(const broker_zk_t *bz);
 /* Creates /brokers/topics/<t>/partitions/<p>/state as
  * {"controller_epoch":0,"leader":<self>,"version":1,"leader_epoch":0,
  *  "isr":[<self>]} unless it exists (someone else's state wins; not an
- * error). For the effective leader of a partition without state until a
- * controller exists. Asynchronous; the result shows in the view (then
+ * error). brookd no longer calls it (the controller writes every state);
+ * the broker_zk tests use it to make state znodes appear. Asynchronous; the result shows in the view (then
  * on_metadata). NO_ERROR also when there is nothing to do (state known,
  * or a claim in flight); _UNKNOWN_TOPIC_OR_PARTITION when the view does
  * not have it; _STATE when not registered. */
