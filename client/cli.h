@@ -29,5 +29,10 @@ int cli_groups(int argc, char **argv);
 
 /* "brook <sub>: <message>\n" on stderr. */
 void cli_error(const char *sub, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* cli_error with " (see brook <sub> --help)" appended; returns CLI_USAGE. */
+int cli_usage_error(const char *sub, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A whole-string decimal in [min, max]: 0, or -1 for junk, overflow or a
+ * value out of range. */
+int cli_parse_ll(const char *s, long long min, long long max, long long *out);
 
 #endif

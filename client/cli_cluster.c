@@ -41,20 +41,6 @@ static void usage(FILE *out)
 		ADMIN_TIMEOUT_MS_DEFAULT);
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	cli_error(SUB, "%s (see brook cluster --help)", msg);
-	return CLI_USAGE;
-}
-
 /* "LISTENER://host:port", with an IPv6 address in brackets as Kafka
  * writes it. */
 static void print_endpoint(const zk_endpoint_t *ep)
@@ -105,8 +91,8 @@ int cli_cluster(int argc, char **argv)
 	int timeout_ms = ADMIN_TIMEOUT_MS_DEFAULT;
 	struct ev_loop *loop;
 	zk_session_t *zk = NULL;
-	char errstr[512], *end;
-	long v;
+	char errstr[512];
+	long long v;
 	int c, rc;
 
 	optind = 1;
@@ -117,26 +103,24 @@ int cli_cluster(int argc, char **argv)
 			connect = optarg;
 			break;
 		case OPT_TIMEOUT_MS:
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || v < 1 || v > 3600 * 1000)
-				return usage_error("--timeout-ms %s: must be a number of "
-						   "milliseconds from 1 to 3600000", optarg);
+			if (cli_parse_ll(optarg, 1, 3600 * 1000, &v))
+				return cli_usage_error(SUB, "--timeout-ms %s: must be a number of "
+						       "milliseconds from 1 to 3600000", optarg);
 			timeout_ms = (int)v;
 			break;
 		case OPT_HELP:
 			usage(stdout);
 			return CLI_OK;
 		case ':':
-			return usage_error("%s needs a value", argv[optind - 1]);
+			return cli_usage_error(SUB, "%s needs a value", argv[optind - 1]);
 		default:
-			return usage_error("unknown option %s", argv[optind - 1]);
+			return cli_usage_error(SUB, "unknown option %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return usage_error("unexpected argument \"%s\"", argv[optind]);
+		return cli_usage_error(SUB, "unexpected argument \"%s\"", argv[optind]);
 	if (!connect)
-		return usage_error("-z/--zookeeper CONNECT is required");
+		return cli_usage_error(SUB, "-z/--zookeeper CONNECT is required");
 	if (!(loop = ev_loop_new(EVFLAG_AUTO))) {
 		cli_error(SUB, "cannot create an event loop");
 		return CLI_FAIL;

@@ -108,19 +108,6 @@ static void print_message(const char *f, const brook_message_t *m)
 	}
 }
 
-static int parse_ll(const char *s, long long min, long long max, long long *out)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int parse_offset(const char *s, int64_t *out)
 {
 	long long v;
@@ -134,12 +121,12 @@ static int parse_offset(const char *s, int64_t *out)
 		return 0;
 	}
 	if (s[0] == '-') {
-		if (parse_ll(s + 1, 1, INT64_MAX / 2, &v) || s[1] == '-' || s[1] == '+')
+		if (cli_parse_ll(s + 1, 1, INT64_MAX / 2, &v) || s[1] == '-' || s[1] == '+')
 			return -1;
 		*out = BROOK_OFFSET_TAIL(v);
 		return 0;
 	}
-	if (parse_ll(s, 0, INT64_MAX, &v) || s[0] == '+')
+	if (cli_parse_ll(s, 0, INT64_MAX, &v) || s[0] == '+')
 		return -1;
 	*out = v;
 	return 0;
@@ -243,7 +230,7 @@ int cli_consume(int argc, char **argv)
 		case 'e': o.exit_at_end = 1; break;
 		case 'f': o.format = optarg; break;
 		case 'p':
-			if (parse_ll(optarg, 0, INT32_MAX, &v)) {
+			if (cli_parse_ll(optarg, 0, INT32_MAX, &v)) {
 				cli_error(SUB, "-p: \"%s\" is not a partition number", optarg);
 				goto out;
 			}
@@ -256,7 +243,7 @@ int cli_consume(int argc, char **argv)
 			}
 			break;
 		case 'c':
-			if (parse_ll(optarg, 1, INT64_MAX, &o.count)) {
+			if (cli_parse_ll(optarg, 1, INT64_MAX, &o.count)) {
 				cli_error(SUB, "-c: \"%s\" is not a positive count", optarg);
 				goto out;
 			}

@@ -102,43 +102,19 @@ static void usage(FILE *out)
 		ADMIN_TIMEOUT_MS_DEFAULT);
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	cli_error(SUB, "%s (see brook groups --help)", msg);
-	return CLI_USAGE;
-}
-
-/* A whole-string decimal in [min, max]. */
-static int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int set_reset(groups_opts_t *o, group_reset_how_t how, const char *name, const char *arg,
 		     int64_t min)
 {
+	long long v = 0;
+
 	if (o->has_reset)
-		return usage_error("%s: only one of --to-earliest, --to-latest, --to-offset and "
-				   "--shift-by", name);
-	if (arg && parse_i64(arg, min, INT64_MAX, &o->value))
-		return usage_error("%s %s: must be %s", name, arg,
-				   min < 0 ? "an integer" : "a non-negative integer");
+		return cli_usage_error(SUB, "%s: only one of --to-earliest, --to-latest, --to-offset and "
+				       "--shift-by", name);
+	if (arg && cli_parse_ll(arg, min, INT64_MAX, &v))
+		return cli_usage_error(SUB, "%s %s: must be %s", name, arg,
+				       min < 0 ? "an integer" : "a non-negative integer");
+	if (arg)
+		o->value = v;
 	o->has_reset = 1;
 	o->how = how;
 	return CLI_OK;
@@ -148,7 +124,7 @@ static int set_reset(groups_opts_t *o, group_reset_how_t how, const char *name, 
 static int parse_args(int argc, char **argv, groups_opts_t *o, int *help)
 {
 	int c, rc;
-	int64_t t;
+	long long t;
 
 	o->timeout_ms = ADMIN_TIMEOUT_MS_DEFAULT;
 	*help = 0;
@@ -165,17 +141,17 @@ static int parse_args(int argc, char **argv, groups_opts_t *o, int *help)
 					if (strcmp(optarg, actions[i].name) == 0)
 						o->action = actions[i].action;
 				if (o->action == ACT_NONE)
-					return usage_error("unknown action \"%s\"", optarg);
+					return cli_usage_error(SUB, "unknown action \"%s\"", optarg);
 			} else if (o->action == ACT_DESCRIBE && !o->group) {
 				o->group = optarg; /* `describe G` */
 			} else {
-				return usage_error("unexpected argument \"%s\"", optarg);
+				return cli_usage_error(SUB, "unexpected argument \"%s\"", optarg);
 			}
 			break;
 		case OPT_ZOOKEEPER: o->zookeeper = optarg; break;
 		case OPT_GROUP:
 			if (o->group)
-				return usage_error("%s", "the group is given twice");
+				return cli_usage_error(SUB, "%s", "the group is given twice");
 			o->group = optarg;
 			break;
 		case OPT_TOPIC: o->topic = optarg; break;
@@ -193,38 +169,38 @@ static int parse_args(int argc, char **argv, groups_opts_t *o, int *help)
 			break;
 		case OPT_DRY_RUN: o->dry_run = 1; break;
 		case OPT_TIMEOUT_MS:
-			if (parse_i64(optarg, 1, 3600 * 1000, &t))
-				return usage_error("--timeout-ms %s: must be a number of "
-						   "milliseconds from 1 to 3600000", optarg);
+			if (cli_parse_ll(optarg, 1, 3600 * 1000, &t))
+				return cli_usage_error(SUB, "--timeout-ms %s: must be a number of "
+						       "milliseconds from 1 to 3600000", optarg);
 			o->timeout_ms = (int)t;
 			break;
 		case OPT_HELP: *help = 1; return CLI_OK;
-		case ':': return usage_error("%s needs a value", argv[optind - 1]);
-		default: return usage_error("unknown option %s", argv[optind - 1]);
+		case ':': return cli_usage_error(SUB, "%s needs a value", argv[optind - 1]);
+		default: return cli_usage_error(SUB, "unknown option %s", argv[optind - 1]);
 		}
 		if (rc != CLI_OK)
 			return rc;
 	}
 	if (o->action == ACT_NONE)
-		return usage_error("%s", "no action: list, describe, reset-offsets or delete");
+		return cli_usage_error(SUB, "%s", "no action: list, describe, reset-offsets or delete");
 	if (!o->zookeeper)
-		return usage_error("%s", "-z/--zookeeper CONNECT is required");
+		return cli_usage_error(SUB, "%s", "-z/--zookeeper CONNECT is required");
 	if (o->action == ACT_LIST && o->group)
-		return usage_error("%s", "--group does not apply to list");
+		return cli_usage_error(SUB, "%s", "--group does not apply to list");
 	if (o->action != ACT_LIST && !o->group)
-		return usage_error("%s", "--group is required");
+		return cli_usage_error(SUB, "%s", "--group is required");
 	if (o->action == ACT_RESET) {
 		if (!o->topic)
-			return usage_error("%s", "--topic is required");
+			return cli_usage_error(SUB, "%s", "--topic is required");
 		if (!o->has_reset)
-			return usage_error("%s", "one of --to-earliest, --to-latest, --to-offset "
-					   "or --shift-by is required");
+			return cli_usage_error(SUB, "%s", "one of --to-earliest, --to-latest, --to-offset "
+					       "or --shift-by is required");
 	} else {
 		if (o->topic)
-			return usage_error("%s", "--topic only applies to reset-offsets");
+			return cli_usage_error(SUB, "%s", "--topic only applies to reset-offsets");
 		if (o->has_reset || o->dry_run)
-			return usage_error("%s", "--to-*, --shift-by and --dry-run only apply to "
-					   "reset-offsets");
+			return cli_usage_error(SUB, "%s", "--to-*, --shift-by and --dry-run only apply to "
+					       "reset-offsets");
 	}
 	return CLI_OK;
 }

@@ -45,19 +45,6 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int parse_ll(const char *s, long long min, long long max, long long *out)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -392,31 +379,31 @@ int cli_perf(int argc, char **argv)
 		case 'z': zookeeper = optarg; break;
 		case 't': topic = optarg; break;
 		case 'n':
-			if (parse_ll(optarg, 1, 1000000000LL, &count)) {
+			if (cli_parse_ll(optarg, 1, 1000000000LL, &count)) {
 				cli_error(SUB, "-n: \"%s\" is not a count from 1 to 1000000000", optarg);
 				goto out;
 			}
 			break;
 		case 's':
-			if (parse_ll(optarg, 0, 100 << 20, &size)) {
+			if (cli_parse_ll(optarg, 0, 100 << 20, &size)) {
 				cli_error(SUB, "-s: \"%s\" is not a size from 0 to 104857600", optarg);
 				goto out;
 			}
 			break;
 		case 'm':
-			if (parse_ll(optarg, 1, INT64_MAX, &limit)) {
+			if (cli_parse_ll(optarg, 1, INT64_MAX, &limit)) {
 				cli_error(SUB, "-m: \"%s\" is not a positive count", optarg);
 				goto out;
 			}
 			break;
 		case OPT_THROUGHPUT:
-			if (parse_ll(optarg, -1, INT64_MAX, &rate)) {
+			if (cli_parse_ll(optarg, -1, INT64_MAX, &rate)) {
 				cli_error(SUB, "--throughput: \"%s\" is not a rate", optarg);
 				goto out;
 			}
 			break;
 		case OPT_TIMEOUT:
-			if (parse_ll(optarg, 1, INT32_MAX, &timeout_ms)) {
+			if (cli_parse_ll(optarg, 1, INT32_MAX, &timeout_ms)) {
 				cli_error(SUB, "--timeout-ms: \"%s\" is not a positive time", optarg);
 				goto out;
 			}

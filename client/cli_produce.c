@@ -107,21 +107,8 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* Waits for the next --throughput slot, serving delivery reports meanwhile. */
-static void pace(brook_producer_t *p, int64_t start_ns, unsigned long i, long rate)
+static void pace(brook_producer_t *p, int64_t start_ns, unsigned long i, long long rate)
 {
 	int64_t due = start_ns + (int64_t)((double)i * 1e9 / (double)rate);
 
@@ -135,7 +122,7 @@ static void pace(brook_producer_t *p, int64_t start_ns, unsigned long i, long ra
 }
 
 static int run(brook_conf_t *conf, const char *topic, int32_t partition, const char *sep,
-	       FILE *in, long rate, produce_ctx_t *ctx)
+	       FILE *in, long long rate, produce_ctx_t *ctx)
 {
 	char errstr[512], *line = NULL;
 	size_t cap = 0, sep_len = sep ? strlen(sep) : 0;
@@ -198,7 +185,7 @@ int cli_produce(int argc, char **argv)
 	char errstr[512];
 	produce_ctx_t ctx = { 0 };
 	int32_t partition = BROOK_PARTITION_UA;
-	long rate = 0, v;
+	long long rate = 0, v;
 	brook_conf_t *conf = brook_conf_new();
 	FILE *in = stdin;
 	cli_log_t log;
@@ -225,7 +212,7 @@ int cli_produce(int argc, char **argv)
 			sep = optarg;
 			break;
 		case 'p':
-			if (parse_long(optarg, 0, INT32_MAX, &v)) {
+			if (cli_parse_ll(optarg, 0, INT32_MAX, &v)) {
 				cli_error(SUB, "-p: \"%s\" is not a partition number", optarg);
 				goto out;
 			}
@@ -238,7 +225,7 @@ int cli_produce(int argc, char **argv)
 			}
 			break;
 		case OPT_THROUGHPUT:
-			if (parse_long(optarg, 1, 1000000000, &rate)) {
+			if (cli_parse_ll(optarg, 1, 1000000000, &rate)) {
 				cli_error(SUB, "--throughput: \"%s\" is not a positive number",
 					  optarg);
 				goto out;

@@ -146,34 +146,6 @@ static void usage(FILE *out)
 	conf_print_help(admin_topic_config_table(), out);
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	cli_error(SUB, "%s (see brook topics --help)", msg);
-	return CLI_USAGE;
-}
-
-/* A whole-string decimal in [min, max]. */
-static int parse_i32(const char *s, int32_t min, int32_t max, int32_t *out)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return -1;
-	*out = (int32_t)v;
-	return 0;
-}
-
 static const char *action_name(action_t a)
 {
 	for (int i = 0; actions[i].name; i++)
@@ -185,8 +157,8 @@ static const char *action_name(action_t a)
 static int set_action(topics_opts_t *o, action_t a)
 {
 	if (o->action != ACT_NONE && o->action != a)
-		return usage_error("two actions: %s and %s", action_name(o->action),
-				   action_name(a));
+		return cli_usage_error(SUB, "two actions: %s and %s", action_name(o->action),
+				       action_name(a));
 	o->action = a;
 	return CLI_OK;
 }
@@ -198,10 +170,10 @@ static int add_config(topics_opts_t *o, const char *pair)
 	size_t klen;
 
 	if (!eq || eq == pair)
-		return usage_error("--config %s: expected key=value", pair);
+		return cli_usage_error(SUB, "--config %s: expected key=value", pair);
 	klen = (size_t)(eq - pair);
 	if (klen > ZK_CONFIG_NAME_MAX)
-		return usage_error("--config %.64s...: key too long", pair);
+		return cli_usage_error(SUB, "--config %.64s...: key too long", pair);
 	memcpy(key, pair, klen);
 	key[klen] = '\0';
 	if (!o->config && !(o->config = zk_topic_config_new())) {
@@ -210,9 +182,9 @@ static int add_config(topics_opts_t *o, const char *pair)
 	}
 	/* A key given twice is usually a typo; say so rather than pick one. */
 	if (zk_topic_config_get(o->config, key))
-		return usage_error("--config %s given twice", key);
+		return cli_usage_error(SUB, "--config %s given twice", key);
 	if (zk_topic_config_set(o->config, key, eq + 1) != BROOK_ERR_NO_ERROR)
-		return usage_error("--config %s: not a valid key=value", pair);
+		return cli_usage_error(SUB, "--config %s: not a valid key=value", pair);
 	return CLI_OK;
 }
 
@@ -226,6 +198,7 @@ static void note_rule(topics_opts_t *o, int opt)
 /* Returns CLI_OK, or an exit status; *help is set for --help. */
 static int parse_args(int argc, char **argv, topics_opts_t *o, int *help)
 {
+	long long v;
 	int c, rc;
 
 	o->partitions = o->replication_factor = -1;
@@ -246,7 +219,7 @@ static int parse_args(int argc, char **argv, topics_opts_t *o, int *help)
 				if (strcmp(optarg, actions[i].name) == 0)
 					a = actions[i].action;
 			if (a == ACT_NONE)
-				return usage_error("unknown action \"%s\"", optarg);
+				return cli_usage_error(SUB, "unknown action \"%s\"", optarg);
 			rc = set_action(o, a);
 			break;
 		}
@@ -258,52 +231,55 @@ static int parse_args(int argc, char **argv, topics_opts_t *o, int *help)
 		case OPT_ZOOKEEPER: o->zookeeper = optarg; break;
 		case OPT_TOPIC: o->topic = optarg; break;
 		case OPT_PARTITIONS:
-			if (parse_i32(optarg, 1, ZK_MAX_PARTITIONS, &o->partitions))
-				return usage_error("--partitions %s: must be a number from 1 "
-						   "to 100000", optarg);
+			if (cli_parse_ll(optarg, 1, ZK_MAX_PARTITIONS, &v))
+				return cli_usage_error(SUB, "--partitions %s: must be a number from 1 "
+						       "to 100000", optarg);
+			o->partitions = (int32_t)v;
 			break;
 		case OPT_REPLICATION_FACTOR:
-			if (parse_i32(optarg, 1, ZK_MAX_REPLICAS, &o->replication_factor))
-				return usage_error("--replication-factor %s: must be a number "
-						   "from 1 to 64", optarg);
+			if (cli_parse_ll(optarg, 1, ZK_MAX_REPLICAS, &v))
+				return cli_usage_error(SUB, "--replication-factor %s: must be a number "
+						       "from 1 to 64", optarg);
+			o->replication_factor = (int32_t)v;
 			break;
 		case OPT_CONFIG: rc = add_config(o, optarg); break;
 		case OPT_REPLICA_ASSIGNMENT: o->assignment_text = optarg; break;
 		case OPT_IF_NOT_EXISTS: o->if_not_exists = 1; break;
 		case OPT_IF_EXISTS: o->if_exists = 1; break;
 		case OPT_TIMEOUT_MS:
-			if (parse_i32(optarg, 1, 3600 * 1000, &o->timeout_ms))
-				return usage_error("--timeout-ms %s: must be a number of "
-						   "milliseconds from 1 to 3600000", optarg);
+			if (cli_parse_ll(optarg, 1, 3600 * 1000, &v))
+				return cli_usage_error(SUB, "--timeout-ms %s: must be a number of "
+						       "milliseconds from 1 to 3600000", optarg);
+			o->timeout_ms = (int)v;
 			break;
 		case OPT_HELP: *help = 1; return CLI_OK;
-		case ':': return usage_error("%s needs a value", argv[optind - 1]);
-		default: return usage_error("unknown option %s", argv[optind - 1]);
+		case ':': return cli_usage_error(SUB, "%s needs a value", argv[optind - 1]);
+		default: return cli_usage_error(SUB, "unknown option %s", argv[optind - 1]);
 		}
 		if (rc != CLI_OK)
 			return rc;
 	}
 	if (o->action == ACT_NONE)
-		return usage_error("%s", "no action: create, list, describe, alter or delete");
+		return cli_usage_error(SUB, "%s", "no action: create, list, describe, alter or delete");
 	if (!o->zookeeper)
-		return usage_error("%s", "-z/--zookeeper CONNECT is required");
+		return cli_usage_error(SUB, "%s", "-z/--zookeeper CONNECT is required");
 	for (unsigned i = 0; opt_rules[i].name; i++)
 		if ((o->seen_rules & (1u << i)) && !(opt_rules[i].actions & A(o->action)))
-			return usage_error("%s does not apply to this action", opt_rules[i].name);
+			return cli_usage_error(SUB, "%s does not apply to this action", opt_rules[i].name);
 	if ((o->action == ACT_CREATE || o->action == ACT_ALTER || o->action == ACT_DELETE) &&
 	    !o->topic)
-		return usage_error("%s", "--topic is required");
+		return cli_usage_error(SUB, "%s", "--topic is required");
 	if (o->action == ACT_CREATE) {
 		if (o->assignment_text && (o->partitions >= 0 || o->replication_factor >= 0))
-			return usage_error("%s", "--replica-assignment replaces --partitions and "
-					   "--replication-factor");
+			return cli_usage_error(SUB, "%s", "--replica-assignment replaces --partitions and "
+					       "--replication-factor");
 		if (!o->assignment_text && o->partitions < 0)
-			return usage_error("%s", "--partitions is required");
+			return cli_usage_error(SUB, "%s", "--partitions is required");
 		if (!o->assignment_text && o->replication_factor < 0)
-			return usage_error("%s", "--replication-factor is required");
+			return cli_usage_error(SUB, "%s", "--replication-factor is required");
 	}
 	if (o->action == ACT_ALTER && o->partitions < 0)
-		return usage_error("%s", "--partitions is required");
+		return cli_usage_error(SUB, "%s", "--partitions is required");
 	return CLI_OK;
 }
 
