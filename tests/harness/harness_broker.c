@@ -2189,39 +2189,12 @@ int harness_topic_create_assigned_zk(const char *zk_connect, const char *topic,
 int harness_topic_config_zk(const char *zk_connect, const char *topic, const char *key,
 			    const char *value)
 {
-	struct ev_loop *loop;
-	zk_session_t *s;
-	zk_topic_config_t *cfg;
-	char path[ZK_PATH_MAX], *json = NULL;
-	zk_wait_t w = { 0, BROOK_ERR_NO_ERROR };
-	brook_err_t err;
+	char kv[1024];
+	const char *kvs[] = { kv, NULL };
 
-	if (zk_path_topic_config(path, sizeof(path), topic) || !(cfg = zk_topic_config_new()))
+	if ((size_t)snprintf(kv, sizeof(kv), "%s=%s", key, value) >= sizeof(kv))
 		return -1;
-	err = zk_topic_config_set(cfg, key, value);
-	if (!err)
-		err = zk_json_topic_config_encode(cfg, &json);
-	zk_topic_config_free(cfg);
-	if (err || !(s = zk_open(&loop, zk_connect))) {
-		free(json);
-		return -1;
-	}
-	err = zk_finish(s, zk_create_path(s, ZK_PATH_CONFIG_TOPICS, on_void, &w), &w, 20000);
-	if (!err) {
-		w.done = 0;
-		err = zk_finish(s, zk_create(s, path, json, strlen(json), ZK_PERSISTENT, on_create,
-					     &w), &w, 20000);
-	}
-	if (err == BROOK_ERR__EXISTS) {
-		w.done = 0;
-		err = zk_finish(s, zk_set(s, path, json, strlen(json), ZK_ANY_VERSION, on_stat,
-					  &w), &w, 20000);
-	}
-	if (err)
-		fprintf(stderr, "harness_broker: writing %s: %s\n", path, brook_err_name(err));
-	free(json);
-	zk_close(s, loop);
-	return err ? -1 : 0;
+	return harness_topic_set_config_zk(zk_connect, topic, kvs);
 }
 
 /* 1 exists, 0 not, -1 error, on an open session. */

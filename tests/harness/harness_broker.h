@@ -376,9 +376,7 @@ int harness_cluster_has(const harness_cluster_info_t *ci, int32_t id);
 int harness_topic_create_assigned_zk(const char *zk_connect, const char *topic,
 				     int32_t partitions, int32_t rf, const int32_t *replicas);
 
-/* Writes /config/topics/<topic> = {"version":1,"config":{key:value}} as the
- * admin code encodes it (zk_json_topic_config_encode), creating it (and
- * /config/topics) when missing, replacing it otherwise. 0 or -1. */
+/* harness_topic_set_config_zk() with the one override key=value. */
 int harness_topic_config_zk(const char *zk_connect, const char *topic, const char *key,
 			    const char *value);
 
