@@ -264,7 +264,7 @@ struct controller {
 	int marks_watch, isr_watch;    /* a watch armed, or a read arming one in flight */
 	int64_t marks_watch_sid, isr_watch_sid;
 
-	ev_timer pass_timer, retry_timer, elect_timer, rebalance_timer, recheck_timer;
+	ev_timer pass_timer, retry_timer, elect_timer, rebalance_timer;
 };
 
 static void reconcile(controller_t *c, pass_opts_t *o);
@@ -525,24 +525,6 @@ static void elect_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	enter(c);
 	elect(c);
-	leave(c);
-}
-
-/* A topic config change alone brings no view update, so every
- * OFFLINE_RECHECK_S the cached configs go stale and a pass decides again:
- * an offline partition whose topic now allows unclean election comes
- * back within that time (Kafka acts on config-change notifications). */
-#define OFFLINE_RECHECK_S 2.0
-
-static void recheck_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	controller_t *c = w->data;
-
-	(void)loop;
-	(void)revents;
-	enter(c);
-	c->update_seq++;
-	schedule_pass(c);
 	leave(c);
 }
 
@@ -1092,7 +1074,6 @@ static void resign(controller_t *c, int release, const char *fmt, ...)
 	ev_timer_stop(c->loop, &c->pass_timer);
 	ev_timer_stop(c->loop, &c->retry_timer);
 	ev_timer_stop(c->loop, &c->rebalance_timer);
-	ev_timer_stop(c->loop, &c->recheck_timer);
 	if (was == CTL_ACTIVE && !c->closing && c->cfg.on_active)
 		c->cfg.on_active(c->cfg.opaque, 0, epoch);
 }
@@ -1125,8 +1106,6 @@ static void become_active(controller_t *c, int32_t epoch, int32_t version)
 		ev_timer_set(&c->rebalance_timer, iv, iv);
 		ev_timer_start(c->loop, &c->rebalance_timer);
 	}
-	ev_timer_set(&c->recheck_timer, OFFLINE_RECHECK_S, OFFLINE_RECHECK_S);
-	ev_timer_start(c->loop, &c->recheck_timer);
 	if (c->cfg.on_active)
 		c->cfg.on_active(c->cfg.opaque, 1, epoch);
 	schedule_pass(c);
@@ -2492,9 +2471,8 @@ brook_err_t controller_new(struct ev_loop *loop, zk_session_t *zk, int32_t broke
 	ev_timer_init(&c->retry_timer, pass_cb, 0., 0.);
 	ev_timer_init(&c->elect_timer, elect_cb, 0., 0.);
 	ev_timer_init(&c->rebalance_timer, rebalance_cb, 0., 0.);
-	ev_timer_init(&c->recheck_timer, recheck_cb, 0., 0.);
 	c->pass_timer.data = c->retry_timer.data = c->elect_timer.data = c;
-	c->rebalance_timer.data = c->recheck_timer.data = c;
+	c->rebalance_timer.data = c;
 	*out = c;
 	return BROOK_ERR_NO_ERROR;
 }
@@ -2707,6 +2685,5 @@ void controller_free(controller_t *c)
 	ev_timer_stop(c->loop, &c->retry_timer);
 	ev_timer_stop(c->loop, &c->elect_timer);
 	ev_timer_stop(c->loop, &c->rebalance_timer);
-	ev_timer_stop(c->loop, &c->recheck_timer);
 	leave(c);
 }
