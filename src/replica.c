@@ -47,7 +47,6 @@ struct fetcher {
 	replica_mgr_t *m;
 	fetcher_t *next;
 	int32_t leader;
-	conn_t *conn;       /* peer.conn */
 	peer_t peer;
 	int inflight;
 	int closing;
@@ -375,7 +374,6 @@ static fetcher_t *fetcher_get(replica_mgr_t *m, int32_t leader)
 	}
 	f->m = m;
 	f->leader = leader;
-	f->conn = f->peer.conn;
 	ev_timer_init(&f->retry, on_retry, 0., 0.);
 	f->retry.data = f;
 	f->next = m->fetchers;
@@ -796,7 +794,7 @@ static int epochs_kick(fetcher_t *f)
 		it->epoch = p->fetch_epoch;
 	}
 	r->n = k;
-	if (conn_request(f->conn, PROTO_API_OFFSETS_FOR_LEADER_EPOCH, 0, pack_epochs, r, 10000, 1,
+	if (conn_request(f->peer.conn, PROTO_API_OFFSETS_FOR_LEADER_EPOCH, 0, pack_epochs, r, 10000, 1,
 			 on_epoch_response, r)) {
 		free(r);
 		fetcher_backoff(f, FETCH_CONN_BACKOFF_S);
@@ -846,7 +844,7 @@ static void fetcher_kick(fetcher_t *f)
 	}
 	r->n = k;
 	/* the leader long-polls up to replica.fetch.wait.max.ms */
-	if (conn_request(f->conn, PROTO_API_FETCH, 0, pack_fetch, r,
+	if (conn_request(f->peer.conn, PROTO_API_FETCH, 0, pack_fetch, r,
 			 b->conf->replica_fetch_wait_max_ms + 10000, 1, on_fetch_response, r)) {
 		free(r);
 		fetcher_backoff(f, FETCH_CONN_BACKOFF_S);
