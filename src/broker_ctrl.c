@@ -19,14 +19,11 @@
 /* How often a stopping broker asks again while its leaderships move. */
 #define SHUTDOWN_POLL_S 0.1
 #define CTRL_REQUEST_TIMEOUT_MS 10000
-/* brokers the controller may talk to */
-#define MAX_PEERS 1024
-
 
 struct broker_ctrl {
 	broker_t *b;
 	controller_t *c;
-	peer_t *peers;
+	peer_t **peers;          /* each allocated alone: its connection points at it */
 	size_t npeers;
 	/* controlled shutdown */
 	void (*done)(broker_t *b);
@@ -40,17 +37,22 @@ struct broker_ctrl {
 
 static conn_t *peer_conn(broker_ctrl_t *bc, int32_t id)
 {
-	peer_t *p = NULL;
+	peer_t **np, *p;
 
 	for (size_t i = 0; i < bc->npeers; i++)
-		if (bc->peers[i].id == id)
-			p = &bc->peers[i];
-	if (p)
-		return peer_refresh(p, bc->b) == 0 ? p->conn : NULL;
-	/* the array never moves: connections keep a pointer to their peer */
-	if (bc->npeers >= MAX_PEERS || peer_open(&bc->peers[bc->npeers], bc->b, id, "controller"))
+		if (bc->peers[i]->id == id)
+			return peer_refresh(bc->peers[i], bc->b) == 0 ? bc->peers[i]->conn : NULL;
+	if (!(np = realloc(bc->peers, (bc->npeers + 1) * sizeof(*np))))
 		return NULL;
-	return bc->peers[bc->npeers++].conn;
+	bc->peers = np;
+	if (!(p = malloc(sizeof(*p))))
+		return NULL;
+	if (peer_open(p, bc->b, id, "controller")) {
+		free(p);
+		return NULL;
+	}
+	bc->peers[bc->npeers++] = p;
+	return p->conn;
 }
 
 /* --- LeaderAndIsr, UpdateMetadata, StopReplica ------------------------------------ */
@@ -313,12 +315,6 @@ brook_err_t broker_ctrl_new(broker_t *b, broker_ctrl_t **out)
 	if (!bc)
 		return BROOK_ERR__NOMEM;
 	bc->b = b;
-	/* room for every broker of a large cluster: connections keep
-	 * pointers into this array, so it never moves */
-	if (!(bc->peers = calloc(MAX_PEERS, sizeof(*bc->peers)))) {
-		free(bc);
-		return BROOK_ERR__NOMEM;
-	}
 	controller_config_defaults(&cfg);
 	cfg.unclean_leader_election_enable = b->conf->unclean_leader_election_enable;
 	cfg.delete_topic_enable = b->conf->delete_topic_enable;
@@ -332,7 +328,6 @@ brook_err_t broker_ctrl_new(broker_t *b, broker_ctrl_t **out)
 	cfg.opaque = bc;
 	err = controller_new(b->loop, broker_zk_session(b->zk), b->id, &cfg, &bc->c);
 	if (err) {
-		free(bc->peers);
 		free(bc);
 		return err;
 	}
@@ -361,8 +356,10 @@ void broker_ctrl_free(broker_ctrl_t *bc)
 		return;
 	ev_timer_stop(bc->b->loop, &bc->shutdown_timer);
 	controller_free(bc->c);
-	for (size_t i = 0; i < bc->npeers; i++)
-		peer_close(&bc->peers[i]);
+	for (size_t i = 0; i < bc->npeers; i++) {
+		peer_close(bc->peers[i]);
+		free(bc->peers[i]);
+	}
 	free(bc->peers);
 	free(bc);
 }
