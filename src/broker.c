@@ -389,6 +389,14 @@ void broker_apply_state(broker_t *b, partition_t *p, const md_partition_t *mp, i
 /* The topic is gone from ZooKeeper (the controller deleted it): its data
  * goes too, as Kafka's StopReplica with deletion does. Requests waiting on
  * it are answered first. */
+void broker_stop_serving(broker_t *b, partition_t *p)
+{
+	p->is_leader = 0;
+	p->leader_id = -1;
+	replica_forget(b, p);
+	broker_partition_hw_advanced(b, p); /* what waits on it learns it must go */
+}
+
 void broker_delete_partition(broker_t *b, partition_t *p)
 {
 	char topic[LOG_TOPIC_MAX + 1], err[512];
@@ -396,10 +404,7 @@ void broker_delete_partition(broker_t *b, partition_t *p)
 	log_dir_t *dir = p->dir;
 
 	memcpy(topic, p->topic, sizeof(topic));
-	p->is_leader = 0;
-	p->leader_id = -1;
-	replica_forget(b, p);
-	broker_partition_hw_advanced(b, p);
+	broker_stop_serving(b, p);
 	partition_remove(&b->parts, p);
 	if (log_dir_delete_log(dir, topic, id, broker_now_ms(), err, sizeof(err)))
 		blog(BLOG_ERROR, "log", "%s-%d: deleting: %s", topic, (int)id, err);
@@ -448,10 +453,7 @@ static void reconcile(broker_t *b)
 		if (!p->seen && (p->is_leader || p->fetch_from >= 0)) {
 			blog(BLOG_INFO, "broker", "%s-%d: no longer assigned here; not serving it",
 			     p->topic, p->id);
-			p->is_leader = 0;
-			p->leader_id = -1;
-			replica_forget(b, p);
-			broker_partition_hw_advanced(b, p); /* waiters learn it is gone */
+			broker_stop_serving(b, p);
 		}
 	}
 }

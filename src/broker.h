@@ -91,6 +91,9 @@ partition_t *broker_host_partition(broker_t *b, const char *topic, int32_t id);
  * applies the topic's config overrides when they changed. */
 struct md_partition;
 void broker_apply_state(broker_t *b, partition_t *p, const struct md_partition *mp, int32_t leader);
+/* p is neither led nor followed here any more (kept on disk): stops its
+ * fetching and answers the produces and fetches waiting on it. */
+void broker_stop_serving(broker_t *b, partition_t *p);
 /* Answers what waits on p, removes it from the table and deletes its log
  * from disk (a deleted topic, or StopReplica with deletion). */
 void broker_delete_partition(broker_t *b, partition_t *p);

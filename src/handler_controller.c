@@ -30,7 +30,6 @@
 #include "broker_ctrl.h"
 #include "handler.h"
 #include "metadata.h"
-#include "replica.h"
 
 /* 0 when the request's controller epoch is current (and remembers it). */
 static int fenced(handler_ctx_t *ctx, int32_t *controller_id)
@@ -193,10 +192,7 @@ void handler_stop_replica(handler_ctx_t *ctx)
 			if (del) {
 				broker_delete_partition(ctx->b, p);
 			} else {
-				p->is_leader = 0;
-				p->leader_id = -1;
-				replica_forget(ctx->b, p);
-				broker_partition_hw_advanced(ctx->b, p);
+				broker_stop_serving(ctx->b, p);
 			}
 		}
 		pack_part_error(pk, t, tlen, idx, e);
