@@ -46,6 +46,8 @@ extern "C" {
 	X(_NOT_OURS,           -180, "File or directory does not belong to this log") \
 	X(_VERSION,            -179, "Version check failed (concurrent update)") \
 	X(_CLOSED,             -178, "Handle was closed") \
+	X(_FENCED,             -177, "Commit refused: this member no longer owns the partition") \
+	X(_NO_OFFSET,          -176, "No committed offset and auto.offset.reset=none") \
 	/* Wire errors: Kafka's numbers. */ \
 	X(UNKNOWN_SERVER_ERROR,        -1, "Unexpected server error") \
 	X(NO_ERROR,                     0, "Success") \
@@ -275,6 +277,100 @@ void brook_message_free(brook_message_t *m);
 /* Stops the I/O thread and frees the consumer with every message it still
  * queues. NULL is a no-op. */
 void brook_consumer_free(brook_consumer_t *c);
+
+/* ======================================================================
+ * The group consumer: subscribe instead of assign, and the group (every
+ * consumer with the same group.id) shares the subscribed topics' partitions
+ * through ZooKeeper (zookeeper.connect), as Kafka's ZooKeeper-era consumer
+ * did (README.md "Consumer groups"). Each partition is consumed by exactly
+ * one member at a time; when members come and go or partitions are added,
+ * only the partitions that change owner stop, the others keep flowing.
+ *
+ * Rebalance and commit callbacks run on the application thread, inside
+ * brook_consumer_poll() (and brook_consumer_close()), never on the I/O
+ * thread; they may call brook_consumer_commit() (sync or async) but not
+ * poll or close.
+ * ====================================================================== */
+
+/* "No offset": a partition with nothing committed yet. */
+#define BROOK_OFFSET_INVALID (-1001)
+
+/* A partition and an offset: the next offset to consume (Kafka's meaning of
+ * a committed offset: the last processed message's offset + 1). */
+typedef struct brook_topic_partition {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	brook_err_t err;      /* per-partition result where a call reports one */
+} brook_topic_partition_t;
+
+/* Rebalance callbacks. on_revoke gets the partitions this member loses (the
+ * others stay and keep flowing: cooperative rebalancing), before they go;
+ * commit what was processed here (with enable.auto.commit the library
+ * commits the positions right after the callback returns). on_assign gets
+ * the partitions gained, with the offset consumption starts from
+ * (BROOK_OFFSET_INVALID when nothing was committed and auto.offset.reset
+ * decides). On a ZooKeeper session expiry the member has lost everything
+ * before it could commit: on_revoke is called with err _FENCED in every
+ * entry, and commits for those partitions are refused. */
+typedef void (brook_rebalance_cb)(brook_consumer_t *c, const brook_topic_partition_t *parts,
+				  size_t cnt, void *opaque);
+void brook_conf_set_rebalance_cb(brook_conf_t *conf, brook_rebalance_cb *on_assign,
+				 brook_rebalance_cb *on_revoke, void *opaque);
+
+/* Result of an asynchronous or automatic commit: err is the overall
+ * result, offsets[i].err each partition's (_FENCED for a partition this
+ * member no longer owned). */
+typedef void (brook_commit_cb)(brook_consumer_t *c, brook_err_t err,
+			       const brook_topic_partition_t *offsets, size_t cnt, void *opaque);
+void brook_conf_set_offset_commit_cb(brook_conf_t *conf, brook_commit_cb *cb, void *opaque);
+
+/* Joins group.id (which must be set, with zookeeper.connect) subscribed to
+ * `topics`; a name starting with '^' is a POSIX extended regular
+ * expression matched against every topic (topics created later that match
+ * are picked up). Once per consumer, and not together with
+ * brook_consumer_assign(). Returns at once; partitions arrive through
+ * on_assign and brook_consumer_poll(). Errors: _INVALID_ARG (bad name or
+ * expression, or called twice), _CONFIG (group.id or zookeeper.connect
+ * missing), _NOMEM; errstr says why. */
+brook_err_t brook_consumer_subscribe(brook_consumer_t *c, const char *const *topics,
+				     size_t cnt, char *errstr, size_t errstr_size);
+
+/* Commits offsets to ZooKeeper (/consumers/<g>/offsets/<t>/<p>), fenced:
+ * refused with _FENCED for partitions this member does not own (any more).
+ * offsets NULL: the current position of every owned partition (what
+ * brook_consumer_poll() has returned so far). async 0: waits for the
+ * result (at most zookeeper.session.timeout.ms x 2: _TIMED_OUT); async 1:
+ * returns at once and the offset commit callback reports the result from
+ * a later poll. Errors also: _STATE (not subscribed or closed), _NOMEM. */
+brook_err_t brook_consumer_commit(brook_consumer_t *c, const brook_topic_partition_t *offsets,
+				  size_t cnt, int async);
+/* Commits m->offset + 1 for m's partition. */
+brook_err_t brook_consumer_commit_message(brook_consumer_t *c, const brook_message_t *m,
+					  int async);
+
+/* The committed offset of a partition as ZooKeeper has it now
+ * (BROOK_OFFSET_INVALID when none); _STATE when not subscribed. */
+brook_err_t brook_consumer_committed(brook_consumer_t *c, const char *topic, int32_t partition,
+				     int64_t *offset, int timeout_ms);
+
+/* The partitions this member owns now, sorted by topic and partition, with
+ * their positions (BROOK_OFFSET_INVALID until known). *parts is one
+ * allocation to free() (NULL with *cnt 0 when none). */
+brook_err_t brook_consumer_assignment(brook_consumer_t *c, brook_topic_partition_t **parts,
+				      size_t *cnt);
+
+/* This member's id in the group ("<group>_<host>-<ms>-<hex>"); empty
+ * until registered. A new id is taken after a session expiry. */
+void brook_consumer_member_id(brook_consumer_t *c, char *buf, size_t size);
+
+/* Leaves the group cleanly: on_revoke for everything owned (plus the
+ * automatic commit with enable.auto.commit), owner znodes and the member
+ * znode deleted so the others take over at once, session closed. Bounded
+ * by zookeeper.session.timeout.ms. brook_consumer_free() does this too;
+ * calling close first lets the application see the callbacks and the
+ * result. Non-group consumers: a no-op. */
+brook_err_t brook_consumer_close(brook_consumer_t *c);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,7 @@ static const char *const acks_values[] = { "all", "-1", "0", "1", NULL };
 /* snappy is left out: compress.h cannot write it, so refuse it up front. */
 static const char *const codec_values[] = { "none", "gzip", "lz4", "zstd", NULL };
 static const char *const reset_values[] = { "earliest", "latest", "none", NULL };
+static const char *const strategy_values[] = { "range", "roundrobin", "sticky", NULL };
 
 const conf_def_t client_conf_table[] = {
 	/* common */
@@ -84,6 +85,23 @@ const conf_def_t client_conf_table[] = {
 	  "event)" },
 	{ "enable.partition.eof", CONF_BOOL, OFF(enable_partition_eof), "true", 0, 0, NULL, 0,
 	  "Report _PARTITION_EOF events when a partition reaches its high watermark" },
+	/* group consumer */
+	{ "group.id", CONF_STRING, OFF(group_id), NULL, 0, 0, NULL, 0,
+	  "Consumer group to join with brook_consumer_subscribe()" },
+	{ "zookeeper.connect", CONF_STRING, OFF(zookeeper_connect), NULL, 0, 0, NULL, 0,
+	  "ZooKeeper ensemble the group coordinates through: host:port,host:port[/chroot]" },
+	{ "zookeeper.session.timeout.ms", CONF_INT, OFF(zookeeper_session_timeout_ms), "6000",
+	  1000, 600000, NULL, 0,
+	  "A member silent this long loses its session, its membership and its partitions" },
+	{ "enable.auto.commit", CONF_BOOL, OFF(enable_auto_commit), "true", 0, 0, NULL, 0,
+	  "Commit the positions of the messages poll() returned, every auto.commit.interval.ms "
+	  "and before partitions are revoked" },
+	{ "auto.commit.interval.ms", CONF_INT, OFF(auto_commit_interval_ms), "5000", 1, 86400000,
+	  NULL, 0, "How often enable.auto.commit commits" },
+	{ "partition.assignment.strategy", CONF_ENUM, OFF(partition_assignment_strategy), "range",
+	  0, 0, strategy_values, 0,
+	  "How the group shares partitions: range, roundrobin or sticky (Kafka's assignors); "
+	  "every member of a group must use the same" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
 };
 
@@ -167,6 +185,11 @@ brook_conf_t *brook_conf_dup(const brook_conf_t *conf)
 	}
 	copy->log_cb = conf->log_cb;
 	copy->log_opaque = conf->log_opaque;
+	copy->on_assign = conf->on_assign;
+	copy->on_revoke = conf->on_revoke;
+	copy->rebalance_opaque = conf->rebalance_opaque;
+	copy->commit_cb = conf->commit_cb;
+	copy->commit_opaque = conf->commit_opaque;
 	return copy;
 }
 
@@ -207,4 +230,18 @@ void brook_conf_set_log_cb(brook_conf_t *conf, brook_log_cb *cb, void *opaque)
 {
 	conf->log_cb = cb;
 	conf->log_opaque = opaque;
+}
+
+void brook_conf_set_rebalance_cb(brook_conf_t *conf, brook_rebalance_cb *on_assign,
+				 brook_rebalance_cb *on_revoke, void *opaque)
+{
+	conf->on_assign = on_assign;
+	conf->on_revoke = on_revoke;
+	conf->rebalance_opaque = opaque;
+}
+
+void brook_conf_set_offset_commit_cb(brook_conf_t *conf, brook_commit_cb *cb, void *opaque)
+{
+	conf->commit_cb = cb;
+	conf->commit_opaque = opaque;
 }

@@ -47,6 +47,13 @@ typedef struct client_conf {
 	int32_t fetch_error_backoff_ms;
 	char *auto_offset_reset;         /* "earliest", "latest", "none" */
 	int enable_partition_eof;
+	/* group consumer */
+	char *group_id;
+	char *zookeeper_connect;
+	int32_t zookeeper_session_timeout_ms;
+	int enable_auto_commit;
+	int32_t auto_commit_interval_ms;
+	char *partition_assignment_strategy;  /* "range", "roundrobin", "sticky" */
 } client_conf_t;
 
 /* The table, terminated by a NULL name. */
@@ -56,6 +63,10 @@ struct brook_conf {
 	client_conf_t c;
 	brook_log_cb *log_cb;
 	void *log_opaque;
+	brook_rebalance_cb *on_assign, *on_revoke;
+	void *rebalance_opaque;
+	brook_commit_cb *commit_cb;
+	void *commit_opaque;
 };
 
 /* dst gets a deep copy of src (dst uninitialised on entry). _NOMEM leaves

@@ -6,7 +6,9 @@ client_libbrook_a_SOURCES += \
 	client/client_md.h client/client_md.c \
 	client/client.h client/client.c \
 	client/producer.h client/producer.c \
-	client/consumer.h client/consumer.c
+	client/consumer.h client/consumer.c \
+	client/group.h client/group.c \
+	zk/zk_session.h zk/zk_session.c zk/zk_paths.h zk/zk_paths.c zk/zk_json.h zk/zk_json.c
 
 client_brook_SOURCES += \
 	client/cli_client.h client/cli_client.c \

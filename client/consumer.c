@@ -10,6 +10,7 @@
 #include "client.h"
 #include "consumer.h"
 #include "errstr.h"
+#include "group.h"
 #include "proto.h"
 #include "record.h"
 
@@ -43,6 +44,7 @@ typedef struct ctoppar {
 	int64_t backoff_until;
 	int32_t max_bytes_next;   /* > 0: one fetch asks this much (a big batch) */
 	uint32_t gen;             /* bumped by a new assign: older answers are dropped */
+	int removed;              /* unassigned; freed once no request holds it */
 } ctoppar_t;
 
 typedef struct cassign {
@@ -91,6 +93,12 @@ struct brook_consumer {
 	fetch_broker_t *fb;
 	size_t fb_cnt, fb_cap;
 	cmsgq_t out;              /* filled while handling a response, then queued */
+
+	group_t *group;           /* set once by subscribe, under the lock */
+	brook_rebalance_cb *on_assign, *on_revoke;
+	void *rebalance_opaque;
+	brook_commit_cb *commit_cb;
+	void *commit_opaque;
 };
 
 static const char *const state_names[] = { "QUERY", "QUERY_WAIT", "ACTIVE", "STOPPED" };
@@ -267,7 +275,7 @@ static void publish(brook_consumer_t *c)
 static ctoppar_t *tp_find(brook_consumer_t *c, const char *topic, int32_t id)
 {
 	for (ctoppar_t *tp = c->parts; tp; tp = tp->next)
-		if (tp->id == id && strcmp(tp->topic, topic) == 0)
+		if (!tp->removed && tp->id == id && strcmp(tp->topic, topic) == 0)
 			return tp;
 	return NULL;
 }
@@ -321,6 +329,62 @@ static brook_err_t tp_assign(brook_consumer_t *c, const char *topic, int32_t id,
 	client_log(&c->c, BROOK_LOG_DEBUG, "%s [%d]: assigned, start %" PRId64, topic, (int)id,
 		   offset);
 	return BROOK_ERR_NO_ERROR;
+}
+
+brook_err_t consumer_tp_add(brook_consumer_t *c, const char *topic, int32_t partition,
+			    int64_t offset)
+{
+	client_want_topic(&c->c, topic);
+	return tp_assign(c, topic, partition, offset);
+}
+
+/* Drops the partition's messages from q (lock held) or from out. */
+static void mq_purge(cmsgq_t *q, const char *topic, int32_t partition)
+{
+	cmsgq_t keep = { 0 };
+	cmsg_t *m;
+
+	while ((m = mq_pop(q))) {
+		if (m->m.partition == partition && m->m.topic && strcmp(m->m.topic, topic) == 0)
+			free(m);
+		else
+			mq_push(&keep, m);
+	}
+	*q = keep;
+}
+
+void consumer_tp_remove(brook_consumer_t *c, const char *topic, int32_t partition)
+{
+	ctoppar_t *tp = tp_find(c, topic, partition);
+
+	if (!tp)
+		return;
+	/* answers in flight still point at tp: the new gen drops them, and
+	 * serve() frees tp once it is no longer busy */
+	tp->gen++;
+	tp->state = CONSUMER_STOPPED;
+	tp->removed = 1;
+	mq_purge(&c->out, topic, partition);
+	pthread_mutex_lock(&c->c.lock);
+	mq_purge(&c->q, topic, partition);
+	c->assigned--;
+	pthread_mutex_unlock(&c->c.lock);
+	client_log(&c->c, BROOK_LOG_DEBUG, "%s [%d]: unassigned", topic, (int)partition);
+}
+
+void consumer_emit_error(brook_consumer_t *c, const char *topic, int32_t partition,
+			 brook_err_t err, const char *why)
+{
+	cmsg_t *m = event_new(topic, partition, err, -1, "%s", why);
+
+	if (!m) {
+		client_log(&c->c, BROOK_LOG_ERR, "out of memory: an event was lost");
+		return;
+	}
+	pthread_mutex_lock(&c->c.lock);
+	mq_push(&c->q, m);
+	pthread_cond_broadcast(&c->c.cond);
+	pthread_mutex_unlock(&c->c.lock);
 }
 
 static void assign_done(brook_consumer_t *c, cassign_t *a, brook_err_t err, const char *fmt, ...)
@@ -953,8 +1017,28 @@ static int64_t serve(client_t *cl, int64_t now)
 	leader_reqs_t *lrs = NULL;
 	size_t nlr = 0, caplr = 0;
 	int64_t next = INT64_MAX;
+	group_t *g;
 	int full;
 
+	pthread_mutex_lock(&cl->lock);
+	g = c->group;
+	pthread_mutex_unlock(&cl->lock);
+	if (g)
+		next = group_serve(g, now);
+	for (ctoppar_t **pp2 = &c->parts, *prev = NULL; *pp2;) {
+		ctoppar_t *tp = *pp2;
+
+		if (tp->removed && !tp->busy) {
+			*pp2 = tp->next;
+			if (c->parts_tail == tp)
+				c->parts_tail = prev;
+			free(tp->topic);
+			free(tp);
+			continue;
+		}
+		prev = tp;
+		pp2 = &tp->next;
+	}
 	pthread_mutex_lock(&cl->lock);
 	cmds = c->cmds_head;
 	c->cmds_head = c->cmds_tail = NULL;
@@ -1054,6 +1138,11 @@ brook_consumer_t *brook_consumer_new(const brook_conf_t *conf, char *errstr, siz
 		return NULL;
 	}
 	c->queue_limit = (size_t)c->c.conf.queued_max_messages_kbytes * 1024;
+	c->on_assign = conf->on_assign;
+	c->on_revoke = conf->on_revoke;
+	c->rebalance_opaque = conf->rebalance_opaque;
+	c->commit_cb = conf->commit_cb;
+	c->commit_opaque = conf->commit_opaque;
 	if (client_start(&c->c, errstr, errstr_size)) {
 		client_close_conns(&c->c);
 		client_destroy(&c->c);
@@ -1069,6 +1158,10 @@ brook_err_t brook_consumer_assign(brook_consumer_t *c, const char *topic, int32_
 	cassign_t *a;
 	brook_err_t err;
 
+	if (c && c->group) {
+		brook_errstr(errstr, errstr_size, "the consumer is subscribed to a group");
+		return BROOK_ERR__STATE;
+	}
 	if (!c || !topic || !*topic || partition < -1 ||
 	    (offset < 0 && offset != BROOK_OFFSET_BEGINNING && offset != BROOK_OFFSET_END &&
 	     offset > BROOK_OFFSET_TAIL_BASE)) {
@@ -1119,15 +1212,31 @@ int brook_consumer_assignment_count(brook_consumer_t *c)
 brook_err_t brook_consumer_poll(brook_consumer_t *c, int timeout_ms, brook_message_t **out)
 {
 	int64_t deadline = client_deadline(timeout_ms);
+	group_t *g = c->group;
 	int wake = 0;
 	cmsg_t *m;
 
 	*out = NULL;
 	pthread_mutex_lock(&c->c.lock);
-	while (!c->q.cnt && timeout_ms != 0)
+	if (g)
+		group_app_poll_begin_locked(g);
+	for (;;) {
+		/* rebalance callbacks run here, on the application's thread,
+		 * before any message of a partition gained is handed out */
+		if (g && group_app_has_events_locked(g)) {
+			pthread_mutex_unlock(&c->c.lock);
+			group_app_run_events(g);
+			pthread_mutex_lock(&c->c.lock);
+			continue;
+		}
+		if (c->q.cnt || timeout_ms == 0)
+			break;
 		if (client_cond_wait(&c->c, deadline) == ETIMEDOUT)
 			break;
+	}
 	m = mq_pop(&c->q);
+	if (m && g && m->m.err == BROOK_ERR_NO_ERROR)
+		group_app_on_message_locked(g, &m->m);
 	if (c->paused && c->q.bytes < c->queue_limit) {
 		c->paused = 0;
 		wake = 1;
@@ -1148,11 +1257,116 @@ void brook_message_free(brook_message_t *m)
 	free(m);
 }
 
+brook_err_t brook_consumer_subscribe(brook_consumer_t *c, const char *const *topics,
+				     size_t cnt, char *errstr, size_t errstr_size)
+{
+	brook_conf_t conf;
+	brook_err_t err;
+	group_t *g;
+	int assigned;
+
+	if (!c) {
+		brook_errstr(errstr, errstr_size, "NULL consumer");
+		return BROOK_ERR__INVALID_ARG;
+	}
+	pthread_mutex_lock(&c->c.lock);
+	assigned = c->assigned || c->cmds_head;
+	pthread_mutex_unlock(&c->c.lock);
+	if (c->group || assigned) {
+		brook_errstr(errstr, errstr_size, c->group ? "already subscribed"
+			     : "the consumer has partitions assigned by hand");
+		return BROOK_ERR__INVALID_ARG;
+	}
+	memset(&conf, 0, sizeof(conf));
+	conf.c = c->c.conf;
+	conf.on_assign = c->on_assign;
+	conf.on_revoke = c->on_revoke;
+	conf.rebalance_opaque = c->rebalance_opaque;
+	conf.commit_cb = c->commit_cb;
+	conf.commit_opaque = c->commit_opaque;
+	if ((err = group_new(c, &c->c, &conf, topics, cnt, &g, errstr, errstr_size)))
+		return err;
+	/* the I/O thread reads c->group in serve(): publish it under the lock */
+	pthread_mutex_lock(&c->c.lock);
+	c->group = g;
+	pthread_mutex_unlock(&c->c.lock);
+	client_wakeup(&c->c);
+	return BROOK_ERR_NO_ERROR;
+}
+
+brook_err_t brook_consumer_commit(brook_consumer_t *c, const brook_topic_partition_t *offsets,
+				  size_t cnt, int async)
+{
+	if (!c || (!offsets && cnt))
+		return BROOK_ERR__INVALID_ARG;
+	if (!c->group)
+		return BROOK_ERR__STATE;
+	return group_app_commit(c->group, offsets, cnt, async);
+}
+
+brook_err_t brook_consumer_commit_message(brook_consumer_t *c, const brook_message_t *m,
+					  int async)
+{
+	brook_topic_partition_t tp;
+
+	if (!m || m->err || !m->topic)
+		return BROOK_ERR__INVALID_ARG;
+	tp.topic = m->topic;
+	tp.partition = m->partition;
+	tp.offset = m->offset + 1;
+	tp.err = BROOK_ERR_NO_ERROR;
+	return brook_consumer_commit(c, &tp, 1, async);
+}
+
+brook_err_t brook_consumer_committed(brook_consumer_t *c, const char *topic, int32_t partition,
+				     int64_t *offset, int timeout_ms)
+{
+	if (!c || !topic || partition < 0 || !offset)
+		return BROOK_ERR__INVALID_ARG;
+	if (!c->group)
+		return BROOK_ERR__STATE;
+	return group_app_committed(c->group, topic, partition, offset, timeout_ms);
+}
+
+brook_err_t brook_consumer_assignment(brook_consumer_t *c, brook_topic_partition_t **parts,
+				      size_t *cnt)
+{
+	if (!c || !parts || !cnt)
+		return BROOK_ERR__INVALID_ARG;
+	*parts = NULL;
+	*cnt = 0;
+	if (!c->group)
+		return BROOK_ERR__STATE;
+	return group_app_assignment(c->group, parts, cnt);
+}
+
+void brook_consumer_member_id(brook_consumer_t *c, char *buf, size_t size)
+{
+	if (!buf || !size)
+		return;
+	buf[0] = '\0';
+	if (c && c->group)
+		group_app_member_id(c->group, buf, size);
+}
+
+brook_err_t brook_consumer_close(brook_consumer_t *c)
+{
+	if (!c)
+		return BROOK_ERR__INVALID_ARG;
+	if (!c->group)
+		return BROOK_ERR_NO_ERROR;
+	return group_app_close(c->group);
+}
+
 void brook_consumer_free(brook_consumer_t *c)
 {
 	if (!c)
 		return;
+	if (c->group)
+		group_app_close(c->group);
 	client_stop(&c->c);
+	group_free(c->group);
+	c->group = NULL;
 	client_close_conns(&c->c);
 	while (c->waiting) {
 		cassign_t *a = c->waiting;

@@ -30,4 +30,17 @@ typedef enum consumer_state {
 
 const char *consumer_state_name(consumer_state_t state);
 
+/* For the group consumer (group.h), I/O thread only. */
+
+/* Starts fetching topic/partition at offset (as brook_consumer_assign()'s
+ * offsets; restarts it when it is fetched already). */
+brook_err_t consumer_tp_add(brook_consumer_t *c, const char *topic, int32_t partition,
+			    int64_t offset);
+/* Stops fetching the partition and drops its messages that poll() has not
+ * returned yet. */
+void consumer_tp_remove(brook_consumer_t *c, const char *topic, int32_t partition);
+/* Queues an error event for the application. */
+void consumer_emit_error(brook_consumer_t *c, const char *topic, int32_t partition,
+			 brook_err_t err, const char *why);
+
 #endif

@@ -19,7 +19,10 @@ tests_test_compress_LDADD = $(TEST_LIBS) client/libbrook.a $(CODEC_LIBS)
 tests_test_record_LDADD = $(TEST_LIBS) client/libbrook.a $(CODEC_LIBS)
 
 # Everything an application linking libbrook needs, in link order.
-BROOK_CLIENT_LIBS = client/libbrook.a $(EV_LIBS) $(MSGPACK_LIBS) $(CODEC_LIBS)
+# The group consumer coordinates through ZooKeeper, so libbrook carries the
+# coordination layer's sources (zk/) too.
+BROOK_CLIENT_LIBS = client/libbrook.a $(EV_LIBS) $(MSGPACK_LIBS) $(CODEC_LIBS) $(ZK_LIBS) \
+	$(JANSSON_LIBS)
 
 # The `brook` command line: one file per subcommand (cli.h). Subcommands
 # add their sources in their own fragments below.
