@@ -278,8 +278,11 @@ static int run_group(brook_conf_t *conf, const consume_opts_t *o)
 		brook_message_t *m;
 		owned_t *ow;
 
-		if (brook_consumer_poll(c, 200, &m) != BROOK_ERR_NO_ERROR)
+		if (brook_consumer_poll(c, 200, &m) != BROOK_ERR_NO_ERROR) {
+			/* idle: let a reader of a pipe or file see what came */
+			fflush(stdout);
 			continue;
+		}
 		ow = m->topic ? owned_find(&r, m->topic, m->partition) : NULL;
 		if (m->err == BROOK_ERR_NO_ERROR) {
 			print_message(o->format, m);
@@ -353,8 +356,11 @@ static int run(brook_conf_t *conf, const consume_opts_t *o)
 	while (!interrupted && !(o->count && printed >= o->count)) {
 		brook_message_t *m;
 
-		if (brook_consumer_poll(c, 200, &m) != BROOK_ERR_NO_ERROR)
+		if (brook_consumer_poll(c, 200, &m) != BROOK_ERR_NO_ERROR) {
+			/* idle: let a reader of a pipe or file see what came */
+			fflush(stdout);
 			continue;
+		}
 		if (m->err == BROOK_ERR_NO_ERROR) {
 			print_message(o->format, m);
 			printed++;

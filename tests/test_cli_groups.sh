@@ -36,7 +36,11 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/brook-cli-groups.XXXXXX") || exit 99
 broker_pid=
+member_pids=()
 cleanup() {
+	for p in "${member_pids[@]}"; do
+		kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
 	if [ -n "$broker_pid" ] && kill -0 "$broker_pid" 2>/dev/null; then
 		kill -KILL "$broker_pid" 2>/dev/null
 		wait "$broker_pid" 2>/dev/null
@@ -312,6 +316,75 @@ run 1 groups -z 127.0.0.1:1 --timeout-ms 1500 list
 run 0 groups -z "$zk" delete --group g1 && expect_out "Deleted consumer group 'g1' (13 znodes)." "delete g1"
 zk_expect /consumers/g1 ""
 run 0 groups -z "$zk" list && expect_out "g2" "list after delete"
+
+# --- brook consume --group: two members share "orders", leave cleanly -------------------------
+# orders holds 10, 20 and 5 messages in partitions 0, 1, 2 (offsets 0..n-1).
+
+start_member() { # NAME [ARGS...]: a member in the background, output in $work/NAME.{out,err}
+	local name=$1
+	shift
+	# not under timeout(1): it would signal the whole process group, and
+	# a second SIGTERM stops brook without leaving the group; cleanup()
+	# kills what is left
+	"$brook" consume -z "$zk" --group cg -t orders -o beginning \
+		-f '%p %o\n' -X zookeeper.session.timeout.ms=6000 "$@" \
+		>"$work/$name.out" 2>"$work/$name.err" &
+	member_pids+=($!)
+}
+# owners_of GROUP: the distinct owners describe lists, one per line
+owners_of() {
+	"$brook" groups -z "$zk" describe --group "$1" 2>/dev/null |
+		awk -F'\t' 'NR > 1 && NF == 6 && $6 != "-" { print $6 }' | sort -u
+}
+wait_for() { # SECONDS COMMAND...: until it succeeds
+	local end=$(($(date +%s) + $1))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+owner_count_is() { [ "$(owners_of cg | wc -l)" = "$1" ]; }
+consumed_all() { # FILE...: every offset of every partition printed at least once
+	[ "$(cat "$@" | sort -u | awk '{ n[$1]++ } END { print n[0] + 0, n[1] + 0, n[2] + 0 }')" = "10 20 5" ]
+}
+
+start_member m1
+wait_for 30 owner_count_is 1 || fail "consume --group: the first member took no partitions"
+wait_for 30 consumed_all "$work/m1.out" || fail "consume --group: m1 did not read every message"
+start_member m2 --commit-every 1
+wait_for 30 owner_count_is 2 || fail "consume --group: the partitions were not shared by 2 members"
+grep -q '^% assigned: orders \[' "$work/m2.err" || fail "consume --group: m2 reported no assignment"
+grep -q '^% revoked: orders \[' "$work/m1.err" || fail "consume --group: m1 reported no revocation"
+# the member list: two members, static subscriptions
+"$brook" groups -z "$zk" describe --group cg >"$work/out" 2>&1
+[ "$(grep -c $'^cg_.*\tstatic\torders:1$' "$work/out")" = 2 ] ||
+	fail "describe cg: expected 2 members, got: $(cat "$work/out")"
+kill -TERM "${member_pids[1]}"
+wait "${member_pids[1]}"
+rc=$?
+[ "$rc" = 0 ] || fail "consume --group: m2 exited $rc after SIGTERM: $(cat "$work/m2.err")"
+wait_for 30 owner_count_is 1 || fail "consume --group: m1 did not take m2's partitions back"
+kill -TERM "${member_pids[0]}"
+wait "${member_pids[0]}"
+rc=$?
+[ "$rc" = 0 ] || fail "consume --group: m1 exited $rc after SIGTERM: $(cat "$work/m1.err")"
+# both left: everything consumed is committed (auto commit on leave, and
+# m2's manual commits), so the lag is 0 everywhere and nobody owns anything
+run 0 groups -z "$zk" describe --group cg && expect_out "TOPIC${T}PARTITION${T}CURRENT-OFFSET${T}LOG-END-OFFSET${T}LAG${T}OWNER
+orders${T}0${T}10${T}10${T}0${T}-
+orders${T}1${T}20${T}20${T}0${T}-
+orders${T}2${T}5${T}5${T}0${T}-
+
+Consumer group 'cg' has no active members." "describe cg after both members left"
+# a member of the same group starts from the committed offsets: nothing new
+timeout "$step_timeout" "$brook" consume -z "$zk" --group cg -t orders -e -q -f '%p %o\n' \
+	>"$work/m3.out" 2>"$work/m3.err" || fail "consume --group -e: $(cat "$work/m3.err")"
+[ -s "$work/m3.out" ] && fail "consume --group after commits: read again: $(head -3 "$work/m3.out")"
+# usage: --group needs -z, no -p
+run 2 consume -b "$bs" --group cg -t orders && expect_err_has "needs -z" "--group without -z"
+run 2 consume -z "$zk" --group cg -t orders -p 0 && expect_err_has "cannot go with --group" "--group -p"
+run 2 consume -z "$zk" -t orders --commit-every 5 && expect_err_has "needs --group" "--commit-every alone"
 
 # --- the leader is gone: "-" and no word on stderr ---------------------------------------------
 
