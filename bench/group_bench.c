@@ -233,6 +233,14 @@ static int handoff(void)
 			}
 			for (int i = 0; i < partitions; i++)
 				ok &= seen[i] > now_us() - 300000;
+			/* and spread over every member (the replacement too) */
+			for (int s = 0; ok && s < members && s < partitions; s++) {
+				int owns = 0;
+
+				for (int i = 0; i < partitions; i++)
+					owns |= owner[i] == slot_idx[s];
+				ok &= owns;
+			}
 			if (ok)
 				break;
 		}
