@@ -33,40 +33,17 @@ while [ $# -gt 0 ]; do
 done
 [ -x "$BROOKD" ] && [ -x "$BROOK" ] || { echo "failover: build first (make -C build)" >&2; exit 1; }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/brook-failover.XXXXXX")
-zk_port=$((21000 + ($$ % 300) * 30))
-declare -A pid
-cleanup() {
-	for i in 1 2 3; do
-		[ -n "${pid[$i]:-}" ] && kill -KILL "${pid[$i]}" 2>/dev/null
-	done
-	wait 2>/dev/null
-	zk/zk-ensemble stop --dir "$work/zk" >/dev/null 2>&1
-	rm -rf "$work"
-}
-trap cleanup EXIT
-zk/zk-ensemble start --servers 1 --base-port "$zk_port" --dir "$work/zk" --owner-pid $$ >/dev/null || exit 1
-zk=127.0.0.1:$zk_port
-port0=$((zk_port + 100))
-boot=127.0.0.1:$((port0 + 1)),127.0.0.1:$((port0 + 2)),127.0.0.1:$((port0 + 3))
+. bench/cluster.sh
+bench_cluster_init failover 21000
 
 now_ms() { date +%s%3N; }
 
-start_broker() {
-	local i=$1
-	cat >"$work/b$i.properties" <<CONF
-broker.id=$i
-listeners=BROOK://127.0.0.1:$((port0 + i))
-log.dirs=$work/b$i
-zookeeper.connect=$zk
-zookeeper.session.timeout.ms=$session_ms
-min.insync.replicas=2
-replica.lag.time.max.ms=10000
-leader.imbalance.check.interval.seconds=1
-CONF
-	"$BROOKD" "$work/b$i.properties" >>"$work/b$i.log" 2>&1 &
-	pid[$i]=$!
-}
+broker_conf=(
+	"zookeeper.session.timeout.ms=$session_ms"
+	min.insync.replicas=2
+	replica.lag.time.max.ms=10000
+	leader.imbalance.check.interval.seconds=1
+)
 
 # leader of topic $1 partition $2, from ZooKeeper
 leader_of() {
@@ -85,7 +62,7 @@ wait_until() { # timeout_s command...
 		sleep 0.1
 	done
 }
-registered() { [ "$("$BROOK" cluster -z "$zk" 2>/dev/null | grep -c '^Broker:')" = 3 ]; }
+registered() { brokers_registered 3; }
 isr_full() { [ "$(isr_size "$1" "$2")" = 3 ]; }
 produce_one() {
 	echo "x" | "$BROOK" produce -b "$boot" -t "$1" -p "$2" --acks all \
@@ -99,7 +76,7 @@ stats() { # name values...
 		printf "%s: %d runs, median %d ms, max %d ms\n", name, NR, m, v[NR] }'
 }
 
-for i in 1 2 3; do start_broker "$i"; done
+for i in 1 2 3; do start_broker "$i" "${broker_conf[@]}"; done
 wait_until 60 registered || { echo "failover: brokers did not register" >&2; exit 1; }
 
 if [ "$only" != shutdown ]; then
@@ -116,7 +93,7 @@ if [ "$only" != shutdown ]; then
 		t=$(($(now_ms) - t0))
 		times+=("$t")
 		echo "kill -9 of leader $l (session ${session_ms} ms): produce acknowledged again after $t ms"
-		start_broker "$l"
+		start_broker "$l" "${broker_conf[@]}"
 		wait_until 120 isr_full fo 0 || { echo "failover: broker $l did not rejoin" >&2; exit 1; }
 	done
 	stats "kill -9 of a leader to the next acknowledged produce (session ${session_ms} ms)" "${times[@]}"
@@ -138,7 +115,7 @@ if [ "$only" != kill ]; then
 		moved=$("$BROOK" topics -z "$zk" describe --topic cs | grep -c $'\tLeader: [23]\t')
 		times+=("$t")
 		echo "controlled shutdown of the leader of 300 partitions: $t ms, $moved moved"
-		start_broker 1
+		start_broker 1 "${broker_conf[@]}"
 		wait_until 120 all_isr || { echo "failover: broker 1 did not rejoin" >&2; exit 1; }
 	done
 	stats "controlled shutdown of a broker leading 300 partitions" "${times[@]}"

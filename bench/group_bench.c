@@ -98,7 +98,17 @@ static void *produce_loop(void *arg)
 	return NULL;
 }
 
-/* A member process: reports (member, partition, time) for every message. */
+static volatile sig_atomic_t term_seen;
+
+static void member_term(int sig)
+{
+	(void)sig;
+	term_seen = 1;
+}
+
+/* A member process: reports (member, partition, time) for every message.
+ * With --leave term, SIGTERM makes it leave the group cleanly and exit;
+ * otherwise SIGTERM/SIGKILL just end it. */
 static void member_main(int idx, int fd)
 {
 	brook_conf_t *conf = conf_for("bench-handoff", 1000);
@@ -106,45 +116,7 @@ static void member_main(int idx, int fd)
 	char err[256];
 	brook_consumer_t *c;
 
-	signal(SIGTERM, SIG_DFL);
-	if (!conf || !(c = brook_consumer_new(conf, err, sizeof(err))) ||
-	    brook_consumer_subscribe(c, topics, 1, err, sizeof(err)))
-		_exit(1);
-	brook_conf_free(conf);
-	for (;;) {
-		brook_message_t *m;
-		report_t r;
-
-		if (brook_consumer_poll(c, 100, &m))
-			continue;
-		if (!m->err) {
-			r.member = idx;
-			r.partition = m->partition;
-			r.us = now_us();
-			if (write(fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
-				_exit(0);
-		}
-		brook_message_free(m);
-	}
-}
-
-static volatile sig_atomic_t term_seen;
-
-/* SIGTERM in a member: leave cleanly, then exit. */
-static void member_term(int sig)
-{
-	(void)sig;
-	term_seen = 1;
-}
-
-static void member_main_term(int idx, int fd)
-{
-	brook_conf_t *conf = conf_for("bench-handoff", 1000);
-	const char *topics[1] = { topic };
-	char err[256];
-	brook_consumer_t *c;
-
-	signal(SIGTERM, member_term);
+	signal(SIGTERM, strcmp(leave, "term") == 0 ? member_term : SIG_DFL);
 	if (!conf || !(c = brook_consumer_new(conf, err, sizeof(err))) ||
 	    brook_consumer_subscribe(c, topics, 1, err, sizeof(err)))
 		_exit(1);
@@ -173,11 +145,8 @@ static pid_t spawn(int idx, int fd)
 {
 	pid_t pid = fork();
 
-	if (pid == 0) {
-		if (strcmp(leave, "term") == 0)
-			member_main_term(idx, fd);
+	if (pid == 0)
 		member_main(idx, fd);
-	}
 	return pid;
 }
 

@@ -35,35 +35,11 @@ for f in "$BROOKD" "$BROOK" "$BENCH"; do
 	[ -x "$f" ] || { echo "groups: build first (make -C build)" >&2; exit 1; }
 done
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/brook-groups.XXXXXX")
-zk_port=$((22000 + ($$ % 300) * 30))
-declare -A pid
-cleanup() {
-	for i in 1 2 3; do
-		[ -n "${pid[$i]:-}" ] && kill -KILL "${pid[$i]}" 2>/dev/null
-	done
-	wait 2>/dev/null
-	zk/zk-ensemble stop --dir "$work/zk" >/dev/null 2>&1
-	rm -rf "$work"
-}
-trap cleanup EXIT
-zk/zk-ensemble start --servers 1 --base-port "$zk_port" --dir "$work/zk" --owner-pid $$ >/dev/null || exit 1
-zk=127.0.0.1:$zk_port
-port0=$((zk_port + 100))
-boot=127.0.0.1:$((port0 + 1)),127.0.0.1:$((port0 + 2)),127.0.0.1:$((port0 + 3))
-
-for i in 1 2 3; do
-	cat >"$work/b$i.properties" <<CONF
-broker.id=$i
-listeners=BROOK://127.0.0.1:$((port0 + i))
-log.dirs=$work/b$i
-zookeeper.connect=$zk
-CONF
-	"$BROOKD" "$work/b$i.properties" >>"$work/b$i.log" 2>&1 &
-	pid[$i]=$!
-done
+. bench/cluster.sh
+bench_cluster_init groups 22000
+for i in 1 2 3; do start_broker "$i"; done
 for _ in $(seq 1 600); do
-	[ "$("$BROOK" cluster -z "$zk" 2>/dev/null | grep -c '^Broker:')" = 3 ] && break
+	brokers_registered 3 && break
 	sleep 0.1
 done
 "$BROOK" topics -z "$zk" create --topic gb6 --partitions 6 --replication-factor 3 >/dev/null || exit 1

@@ -10,4 +10,4 @@ bench_broker_bench_LDADD = $(BROOK_CLIENT_LIBS)
 # or clean leave, and ZooKeeper operations per rebalance (bench/groups.sh).
 noinst_PROGRAMS += bench/group_bench
 bench_group_bench_LDADD = $(BROOK_CLIENT_LIBS)
-EXTRA_DIST += bench/groups.sh
+EXTRA_DIST += bench/groups.sh bench/cluster.sh
