@@ -381,6 +381,27 @@ Consumer group 'cg' has no active members." "describe cg after both members left
 timeout "$step_timeout" "$brook" consume -z "$zk" --group cg -t orders -e -q -f '%p %o\n' \
 	>"$work/m3.out" 2>"$work/m3.err" || fail "consume --group -e: $(cat "$work/m3.err")"
 [ -s "$work/m3.out" ] && fail "consume --group after commits: read again: $(head -3 "$work/m3.out")"
+# a committed offset outside the log (past the end here; below the log
+# start after retention takes the same path) follows auto.offset.reset, as
+# Kafka: earliest reads partition 0 again from 0; none is an error
+zkcli < <(printf 'create /consumers/oor ""\ncreate /consumers/oor/offsets ""\ncreate /consumers/oor/offsets/orders ""\ncreate /consumers/oor/offsets/orders/0 1000\ncreate /consumers/oor/offsets/orders/1 18\ncreate /consumers/oor/offsets/orders/2 5\nquit\n')
+timeout "$step_timeout" "$brook" consume -z "$zk" --group oor -t orders -o beginning -e -q \
+	-f '%p %o\n' -X enable.auto.commit=false >"$work/oor.out" 2>"$work/oor.err" ||
+	fail "consume --group oor: $(cat "$work/oor.err")"
+[ "$(sort -u "$work/oor.out" | awk '{ n[$1]++ } END { print n[0] + 0, n[1] + 0, n[2] + 0 }')" = "10 2 0" ] ||
+	fail "consume --group oor: expected 10 2 0 messages, got: $(tr '\n' ' ' <"$work/oor.out")"
+timeout "$step_timeout" "$brook" consume -z "$zk" --group oor -t orders -e -q \
+	-X auto.offset.reset=none -X enable.auto.commit=false >"$work/oor.out" 2>"$work/oor.err"
+rc=$?
+[ "$rc" = 1 ] && grep -q "out of range" "$work/oor.err" ||
+	fail "consume --group, offset out of range, reset none: exit $rc, stderr: $(cat "$work/oor.err")"
+# no committed offset and reset none: an error too
+timeout "$step_timeout" "$brook" consume -z "$zk" --group fresh -t orders -e -q \
+	-X auto.offset.reset=none >"$work/oor.out" 2>"$work/oor.err"
+rc=$?
+[ "$rc" = 1 ] && grep -q "auto.offset.reset=none" "$work/oor.err" ||
+	fail "consume --group, nothing committed, reset none: exit $rc, stderr: $(cat "$work/oor.err")"
+
 # usage: --group needs -z, no -p
 run 2 consume -b "$bs" --group cg -t orders && expect_err_has "needs -z" "--group without -z"
 run 2 consume -z "$zk" --group cg -t orders -p 0 && expect_err_has "cannot go with --group" "--group -p"
