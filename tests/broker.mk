@@ -38,3 +38,14 @@ check_PROGRAMS += tests/test_failover
 TESTS += tests/test_failover
 tests_test_failover_LDADD = $(BROKER_TEST_LIBS)
 EXTRA_tests_test_failover_DEPENDENCIES = src/brookd client/brook
+
+# Consumer groups end to end: a 3-server ZooKeeper, 3 brokers, continuous
+# production and member processes (tests/group_proc) that join, leave,
+# get kill -9'd and SIGSTOPped; ownership never overlaps, nothing
+# acknowledged is missed, duplicates come only from uncommitted offsets,
+# stale commits are fenced, added partitions are taken, describe's lag.
+check_PROGRAMS += tests/group_proc tests/test_groups
+TESTS += tests/test_groups
+tests_group_proc_LDADD = $(BROOK_CLIENT_LIBS)
+tests_test_groups_LDADD = $(BROKER_TEST_LIBS)
+EXTRA_tests_test_groups_DEPENDENCIES = src/brookd client/brook tests/group_proc
