@@ -785,11 +785,13 @@ static void owner_read_done(zk_session_t *zk, brook_err_t err, const char *data,
 		read_offset(g, p);
 		return;
 	}
-	if (!p->wanted)
+	if (!p->wanted) {
 		gtp_unlink(g, p);
-	/* else: the watch left by the read calls claim_start on deletion */
-	glog(g, BROOK_LOG_DEBUG, "%s [%d]: waiting for %.*s to release it", p ? p->topic : "",
-	     p ? (int)p->partition : -1, (int)len, data ? data : "");
+		return;
+	}
+	/* the watch left by the read calls claim_start on deletion */
+	glog(g, BROOK_LOG_DEBUG, "%s [%d]: waiting for %.*s to release it", p->topic,
+	     (int)p->partition, (int)len, data ? data : "");
 }
 
 static void owner_dir_done(zk_session_t *zk, brook_err_t err, void *opaque)

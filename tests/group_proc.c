@@ -10,7 +10,10 @@
  *   <us> A <topic> <partition> <start offset>     on_assign, per partition
  *   <us> R <topic> <partition> <error name>       on_revoke, per partition
  *   <us> M <topic> <partition> <offset>           a message poll() returned
- *   <us> C <topic> <partition> <offset> <error>   a commit's result
+ *   <us> C <topic> <partition> <offset> <error> <issued us>
+ *                                                 a commit's result, and when
+ *                                                 it was asked for (0: an
+ *                                                 automatic commit)
  *   <us> EXIT
  *
  * Options: --bootstrap B --zookeeper Z --group G --topic T --log FILE
@@ -60,11 +63,20 @@ static void logf_(const char *fmt, ...)
 		_exit(3);
 }
 
-static void log_commit(const brook_topic_partition_t *parts, size_t cnt, brook_err_t err)
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void log_commit(const brook_topic_partition_t *parts, size_t cnt, brook_err_t err,
+		       int64_t issued)
 {
 	for (size_t i = 0; i < cnt; i++)
-		logf_("C %s %d %" PRId64 " %s", parts[i].topic, (int)parts[i].partition,
-		      parts[i].offset, brook_err_name(parts[i].err ? parts[i].err : err));
+		logf_("C %s %d %" PRId64 " %s %" PRId64, parts[i].topic, (int)parts[i].partition,
+		      parts[i].offset, brook_err_name(parts[i].err ? parts[i].err : err), issued);
 }
 
 /* Commits the positions of everything owned, sync, and logs the result. */
@@ -81,8 +93,10 @@ static void commit_all(brook_consumer_t *c)
 		if (parts[i].offset >= 0)
 			valid[n++] = parts[i];
 	if (n) {
+		int64_t issued = now_us();
+
 		err = brook_consumer_commit(c, valid, n, 0);
-		log_commit(valid, n, err);
+		log_commit(valid, n, err, issued);
 	}
 	free(valid);
 	free(parts);
@@ -117,8 +131,11 @@ static void on_revoke(brook_consumer_t *c, const brook_topic_partition_t *parts,
 	for (size_t i = 0; i < cnt; i++)
 		if (parts[i].offset >= 0)
 			valid[n++] = parts[i];
-	if (n)
-		log_commit(valid, n, brook_consumer_commit(c, valid, n, 0));
+	if (n) {
+		int64_t issued = now_us();
+
+		log_commit(valid, n, brook_consumer_commit(c, valid, n, 0), issued);
+	}
 	free(valid);
 }
 
@@ -127,7 +144,7 @@ static void on_commit(brook_consumer_t *c, brook_err_t err, const brook_topic_pa
 {
 	(void)c;
 	(void)opaque;
-	log_commit(offsets, cnt, err);
+	log_commit(offsets, cnt, err, 0);
 }
 
 static void on_term(int sig)
