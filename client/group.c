@@ -119,6 +119,7 @@ typedef struct gpos {
 	int64_t committable;      /* position at the latest poll() entry */
 	int64_t committed;
 	int revoked;              /* on_revoke posted */
+	int64_t start;            /* where this ownership began consuming */
 } gpos_t;
 
 typedef struct gentry {
@@ -224,6 +225,9 @@ struct group {
 	char member_shared[ZK_PATH_MAX];
 	int leaving, left;
 	int closed;
+
+	/* the application thread's: the revocation whose on_revoke runs */
+	gevent_t *revoke_ev;
 };
 
 static void round_start(group_t *g, const char *why);
@@ -506,6 +510,7 @@ static int pos_add_locked(group_t *g, const char *topic, int32_t partition, uint
 	p->partition = partition;
 	p->own_gen = gen;
 	p->position = p->committable = p->committed = start;
+	p->start = start;
 	p->revoked = 0;
 	return 0;
 }
@@ -2337,8 +2342,11 @@ void group_app_on_message_locked(group_t *g, const brook_message_t *m)
 {
 	gpos_t *ps = pos_find_locked(g, m->topic, m->partition);
 
-	if (ps && !ps->revoked)
+	if (ps && !ps->revoked) {
 		ps->position = m->offset + 1;
+		if (ps->start < 0)
+			ps->start = m->offset;
+	}
 }
 
 int group_app_has_events_locked(const group_t *g)
@@ -2428,8 +2436,11 @@ int group_app_run_events(group_t *g)
 				g->on_assign(g->c, ev->parts, ev->cnt, g->rebalance_opaque);
 			break;
 		case GEV_REVOKE:
+			/* commits from the callback are for the ownership it ends */
+			g->revoke_ev = ev;
 			if (g->on_revoke)
 				g->on_revoke(g->c, ev->parts, ev->cnt, g->rebalance_opaque);
+			g->revoke_ev = NULL;
 			release_after_revoke(g, ev);
 			break;
 		case GEV_COMMIT: {
@@ -2523,8 +2534,18 @@ brook_err_t group_app_commit(group_t *g, const brook_topic_partition_t *offsets,
 		}
 		gc->e[n].partition = part;
 		gc->e[n].offset = off;
-		/* generation 0 is never handed out: refused as not ours */
+		/* The ownership the offset belongs to: the one on_revoke ends,
+		 * inside it; else the current one, unless the offset lies below
+		 * where it began, which only an earlier ownership of the partition
+		 * (lost, then owned again) can have delivered. Generation 0 is
+		 * never handed out: refused as not ours. */
 		gc->e[n].own_gen = ps ? ps->own_gen : 0;
+		if (offsets && ps && ps->start >= 0 && off < ps->start)
+			gc->e[n].own_gen = 0;
+		for (size_t k = 0; g->revoke_ev && k < g->revoke_ev->cnt; k++)
+			if (g->revoke_ev->parts[k].partition == part &&
+			    strcmp(g->revoke_ev->parts[k].topic, topic) == 0)
+				gc->e[n].own_gen = g->revoke_ev->gens[k];
 		n++;
 	}
 	gc->cnt = n;

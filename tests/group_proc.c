@@ -20,7 +20,10 @@
  *   [--strategy S] [--session-ms N] [--manual N] (manual commits, sync,
  *   after every N messages and in on_revoke; default: enable.auto.commit
  *   every 300 ms) [--process-ms N] (time spent per message) [--stop-after N]
- *   (after N messages: commit, then stop polling until SIGTERM).
+ *   (after N messages: commit, then stop polling until SIGTERM)
+ *   [--slow-ms N] (SIGUSR1: the next message takes N ms of running time,
+ *   in 10 ms steps, so that a SIGSTOP during it leaves most of it for after
+ *   SIGCONT; default 1500).
  * SIGTERM: leave the group (brook_consumer_close) and exit 0.
  */
 #include <errno.h>
@@ -39,7 +42,7 @@
 
 static int log_fd = -1;
 static long manual_every;
-static volatile sig_atomic_t term;
+static volatile sig_atomic_t term, slow_once;
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -79,27 +82,34 @@ static void log_commit(const brook_topic_partition_t *parts, size_t cnt, brook_e
 		      parts[i].offset, brook_err_name(parts[i].err ? parts[i].err : err), issued);
 }
 
-/* Commits the positions of everything owned, sync, and logs the result. */
-static void commit_all(brook_consumer_t *c)
+#define MAXP 1024
+
+/* The last message processed per partition and not committed yet: what an
+ * application commits by hand (offset + 1), as Kafka's examples do. A
+ * message processed before this member lost the partition and committed
+ * after it owns it again must be refused. */
+static int64_t done_off[MAXP];
+static int done_dirty[MAXP];
+
+/* Commits what was processed since the last commit, sync, and logs it. */
+static void commit_processed(brook_consumer_t *c, const char *topic)
 {
-	brook_topic_partition_t *parts = NULL, *valid;
-	size_t cnt = 0, n = 0;
-	brook_err_t err;
+	brook_topic_partition_t parts[MAXP];
+	size_t n = 0;
+	int64_t issued;
 
-	if (brook_consumer_assignment(c, &parts, &cnt) || !cnt)
+	for (int p = 0; p < MAXP; p++)
+		if (done_dirty[p]) {
+			parts[n].topic = topic;
+			parts[n].partition = p;
+			parts[n].offset = done_off[p] + 1;
+			parts[n++].err = BROOK_ERR_NO_ERROR;
+			done_dirty[p] = 0;
+		}
+	if (!n)
 		return;
-	valid = calloc(cnt, sizeof(*valid));
-	for (size_t i = 0; valid && i < cnt; i++)
-		if (parts[i].offset >= 0)
-			valid[n++] = parts[i];
-	if (n) {
-		int64_t issued = now_us();
-
-		err = brook_consumer_commit(c, valid, n, 0);
-		log_commit(valid, n, err, issued);
-	}
-	free(valid);
-	free(parts);
+	issued = now_us();
+	log_commit(parts, n, brook_consumer_commit(c, parts, n, 0), issued);
 }
 
 static void on_assign(brook_consumer_t *c, const brook_topic_partition_t *parts, size_t cnt,
@@ -153,6 +163,12 @@ static void on_term(int sig)
 	term = 1;
 }
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+	slow_once = 1;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -166,11 +182,12 @@ int main(int argc, char **argv)
 		{ "manual", required_argument, NULL, 'm' },
 		{ "process-ms", required_argument, NULL, 'p' },
 		{ "stop-after", required_argument, NULL, 'a' },
+		{ "slow-ms", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *bootstrap = NULL, *zk = NULL, *group = NULL, *topic = NULL, *logp = NULL;
 	const char *strategy = "range", *session = "3000";
-	long process_ms = 0, stop_after = 0, processed = 0;
+	long process_ms = 0, stop_after = 0, processed = 0, slow_ms = 1500;
 	char err[512], id[512];
 	brook_consumer_t *c;
 	brook_conf_t *conf;
@@ -188,6 +205,7 @@ int main(int argc, char **argv)
 		case 'm': manual_every = atol(optarg); break;
 		case 'p': process_ms = atol(optarg); break;
 		case 'a': stop_after = atol(optarg); break;
+		case 'w': slow_ms = atol(optarg); break;
 		default: return 2;
 		}
 	}
@@ -201,6 +219,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGTERM, on_term);
+	signal(SIGUSR1, on_usr1);
 	if (!(conf = brook_conf_new()) ||
 	    brook_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof(err)) ||
 	    brook_conf_set(conf, "zookeeper.connect", zk, err, sizeof(err)) ||
@@ -247,13 +266,22 @@ int main(int argc, char **argv)
 			continue;
 		}
 		logf_("M %s %d %" PRId64, m->topic, (int)m->partition, m->offset);
+		if (m->partition >= 0 && m->partition < MAXP) {
+			done_off[m->partition] = m->offset;
+			done_dirty[m->partition] = 1;
+		}
 		brook_message_free(m);
 		if (process_ms)
 			usleep((useconds_t)process_ms * 1000);
+		if (slow_once) {
+			slow_once = 0;
+			for (long t = 0; t < slow_ms / 10; t++)
+				usleep(10000);
+		}
 		processed++;
 		if ((manual_every && processed % manual_every == 0) ||
 		    (stop_after && processed == stop_after))
-			commit_all(c);
+			commit_processed(c, topic);
 	}
 	brook_consumer_close(c);
 	brook_consumer_free(c);
