@@ -517,6 +517,23 @@ static int pos_add_locked(group_t *g, const char *topic, int32_t partition, uint
 
 /* ---- assignment and revocation ---- */
 
+/* Hands a revocation to the application: its positions stop moving and the
+ * event tells on_revoke where each partition got to. */
+static void revoke_push(group_t *g, gevent_t *rev)
+{
+	lock(g);
+	for (size_t i = 0; i < rev->cnt; i++) {
+		gpos_t *ps = pos_find_locked(g, rev->parts[i].topic, rev->parts[i].partition);
+
+		if (ps) {
+			ps->revoked = 1;
+			rev->parts[i].offset = ps->position;
+		}
+	}
+	event_push_locked(g, rev);
+	unlock(g);
+}
+
 /* Partitions this member gets in the current target, or NULL. */
 static const group_member_assignment_t *my_target(group_t *g)
 {
@@ -939,20 +956,8 @@ static void apply_target(group_t *g)
 		event_add(rev, p->topic, p->partition, BROOK_OFFSET_INVALID, p->own_gen,
 			  BROOK_ERR_NO_ERROR);
 	}
-	if (rev) {
-		lock(g);
-		for (size_t i = 0; i < rev->cnt; i++) {
-			gpos_t *ps = pos_find_locked(g, rev->parts[i].topic,
-						     rev->parts[i].partition);
-
-			if (ps) {
-				ps->revoked = 1;
-				rev->parts[i].offset = ps->position;
-			}
-		}
-		event_push_locked(g, rev);
-		unlock(g);
-	}
+	if (rev)
+		revoke_push(g, rev);
 	check_settled(g);
 }
 
@@ -1777,20 +1782,8 @@ static void lose_all(group_t *g, const char *why)
 	}
 	if (n)
 		glog(g, BROOK_LOG_WARNING, "%s: lost %zu partitions", why, n);
-	if (rev) {
-		lock(g);
-		for (size_t i = 0; i < rev->cnt; i++) {
-			gpos_t *ps = pos_find_locked(g, rev->parts[i].topic,
-						     rev->parts[i].partition);
-
-			if (ps) {
-				ps->revoked = 1;
-				rev->parts[i].offset = ps->position;
-			}
-		}
-		event_push_locked(g, rev);
-		unlock(g);
-	}
+	if (rev)
+		revoke_push(g, rev);
 	for (size_t i = 0; i < g->member_cnt; i++) {
 		member_clear(&g->members[i]);
 		free(g->members[i].id);
@@ -1895,6 +1888,18 @@ static void resume(group_t *g)
 
 /* ---- commits ---- */
 
+static void gcommit_free(gcommit_t *gc)
+{
+	if (!gc)
+		return;
+	for (size_t i = 0; i < gc->cnt; i++)
+		free(gc->e[i].topic);
+	free(gc->e);
+	free(gc->op_entry);
+	free(gc->op_kind);
+	free(gc);
+}
+
 static void commit_finish(group_t *g, gcommit_t *gc, brook_err_t err)
 {
 	int free_it = 0;
@@ -1927,14 +1932,8 @@ static void commit_finish(group_t *g, gcommit_t *gc, brook_err_t err)
 	}
 	signal_app(g);
 	unlock(g);
-	if (free_it) {
-		for (size_t i = 0; i < gc->cnt; i++)
-			free(gc->e[i].topic);
-		free(gc->e);
-		free(gc->op_entry);
-		free(gc->op_kind);
-		free(gc);
-	}
+	if (free_it)
+		gcommit_free(gc);
 }
 
 static gtp_t *entry_gtp(group_t *g, const gentry_t *e)
@@ -1966,6 +1965,17 @@ static void lost_one(group_t *g, gtp_t *p)
 	}
 	gtp_unlink(g, p);
 	round_start(g, "ownership lost");
+}
+
+/* The I/O thread's queue of commits, releases and reads, sent in order. */
+static void cq_append(group_t *g, gcommit_t *gc)
+{
+	gc->next = NULL;
+	if (g->cq_tail)
+		g->cq_tail->next = gc;
+	else
+		g->cq_head = gc;
+	g->cq_tail = gc;
 }
 
 static void commit_requeue(group_t *g, gcommit_t *gc)
@@ -2238,11 +2248,7 @@ static void auto_commit(group_t *g)
 		free(gc);
 		return;
 	}
-	if (g->cq_tail)
-		g->cq_tail->next = gc;
-	else
-		g->cq_head = gc;
-	g->cq_tail = gc;
+	cq_append(g, gc);
 }
 
 int64_t group_serve(group_t *g, int64_t now)
@@ -2286,12 +2292,7 @@ int64_t group_serve(group_t *g, int64_t now)
 		gcommit_t *gc = reqs;
 
 		reqs = gc->next;
-		gc->next = NULL;
-		if (g->cq_tail)
-			g->cq_tail->next = gc;
-		else
-			g->cq_head = gc;
-		g->cq_tail = gc;
+		cq_append(g, gc);
 	}
 	if (g->connected && g->need_resume)
 		resume(g);
@@ -2362,18 +2363,6 @@ static void request_push_locked(group_t *g, gcommit_t *gc)
 	else
 		g->req_head = gc;
 	g->req_tail = gc;
-}
-
-static void gcommit_free(gcommit_t *gc)
-{
-	if (!gc)
-		return;
-	for (size_t i = 0; i < gc->cnt; i++)
-		free(gc->e[i].topic);
-	free(gc->e);
-	free(gc->op_entry);
-	free(gc->op_kind);
-	free(gc);
 }
 
 /* After on_revoke: commit (with enable.auto.commit) and delete the owner
